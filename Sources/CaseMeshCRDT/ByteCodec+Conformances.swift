@@ -1,0 +1,300 @@
+extension UInt64: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) { writer.write(varint: self) }
+    public init(from reader: inout ByteReader) throws(CodecError) { self = try reader.readVarint() }
+}
+
+extension UInt32: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) { writer.write(varint: UInt64(self)) }
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let value = try reader.readVarint()
+        guard let narrowed = UInt32(exactly: value) else { throw .invalidValue("\(value) does not fit in 32 bits") }
+        self = narrowed
+    }
+}
+
+extension Int64: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) {
+        writer.write(varint: UInt64(bitPattern: (self << 1) ^ (self >> 63)))  // zig-zag
+    }
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let raw = try reader.readVarint()
+        self = Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
+    }
+}
+
+extension Int: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) { Int64(self).encode(to: &writer) }
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let value = try Int64(from: &reader)
+        guard let narrowed = Int(exactly: value) else { throw .invalidValue("\(value) does not fit in Int") }
+        self = narrowed
+    }
+}
+
+extension Bool: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) { writer.write(byte: self ? 1 : 0) }
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        switch try reader.readByte() {
+        case 0: self = false
+        case 1: self = true
+        case let other: throw .invalidValue("boolean byte \(other)")
+        }
+    }
+}
+
+extension String: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) { writer.write(string: self) }
+    public init(from reader: inout ByteReader) throws(CodecError) { self = try reader.readString() }
+}
+
+extension Optional: BinaryEncodable where Wrapped: BinaryEncodable {
+    public func encode(to writer: inout ByteWriter) {
+        switch self {
+        case .none: writer.write(byte: 0)
+        case let .some(value): writer.write(byte: 1); value.encode(to: &writer)
+        }
+    }
+}
+
+extension Optional: BinaryDecodable where Wrapped: BinaryDecodable {
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        switch try reader.readByte() {
+        case 0: self = .none
+        case 1: self = .some(try Wrapped(from: &reader))
+        case let other: throw .invalidValue("optional tag \(other)")
+        }
+    }
+}
+
+extension Array: BinaryEncodable where Element: BinaryEncodable {
+    public func encode(to writer: inout ByteWriter) {
+        writer.write(varint: UInt64(count))
+        for element in self { element.encode(to: &writer) }
+    }
+}
+
+extension Array: BinaryDecodable where Element: BinaryDecodable {
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let count = try reader.readCount()
+        self = []
+        reserveCapacity(count)
+        for _ in 0..<count { append(try Element(from: &reader)) }
+    }
+}
+
+extension ReplicaID: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) { writer.write(string: rawValue) }
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let raw = try reader.readString()
+        do { self = try ReplicaID(validating: raw) } catch { throw .invalidValue(error.description) }
+    }
+}
+
+extension HLCTimestamp: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) {
+        writer.write(varint: wallMillis)
+        writer.write(varint: UInt64(logical))
+    }
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        self.init(wallMillis: try reader.readVarint(), logical: try UInt32(from: &reader))
+    }
+}
+
+extension LWWStamp: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) {
+        time.encode(to: &writer)
+        replica.encode(to: &writer)
+    }
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        self.init(time: try HLCTimestamp(from: &reader), replica: try ReplicaID(from: &reader))
+    }
+}
+
+extension Dot: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) {
+        replica.encode(to: &writer)
+        writer.write(varint: counter)
+    }
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let replica = try ReplicaID(from: &reader)
+        let counter = try reader.readVarint()
+        guard counter > 0 else { throw .invalidValue("dot counter 0") }
+        self.init(replica, counter)
+    }
+}
+
+extension VersionVector: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) {
+        writer.write(varint: UInt64(entries.count))
+        for entry in entries {
+            entry.replica.encode(to: &writer)
+            writer.write(varint: entry.counter)
+        }
+    }
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let count = try reader.readCount(minimumItemSize: 3)
+        var pairs: [ReplicaID: UInt64] = [:]
+        var previous: ReplicaID?
+        for _ in 0..<count {
+            let replica = try ReplicaID(from: &reader)
+            let counter = try reader.readVarint()
+            if let previous, !(previous < replica) { throw .invalidValue("version vector entries out of order") }
+            guard counter > 0 else { throw .invalidValue("version vector entry with counter 0") }
+            pairs[replica] = counter
+            previous = replica
+        }
+        self.init(pairs)
+    }
+}
+
+extension CausalContext: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) {
+        versionVector.encode(to: &writer)
+        writer.write(varint: UInt64(cloud.count))
+        if writer.canonical {
+            for dot in cloud.sorted() { dot.encode(to: &writer) }
+        } else {
+            for dot in cloud { dot.encode(to: &writer) }
+        }
+    }
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let vv = try VersionVector(from: &reader)
+        let count = try reader.readCount(minimumItemSize: 3)
+        var cloud = Set<Dot>(minimumCapacity: count)
+        for _ in 0..<count { cloud.insert(try Dot(from: &reader)) }
+        self.init(versionVector: vv, cloud: cloud)
+    }
+}
+
+extension DotSet: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) {
+        writer.write(varint: UInt64(dots.count))
+        if writer.canonical && dots.count > 1 {
+            for dot in dots.sorted() { dot.encode(to: &writer) }
+        } else {
+            for dot in dots { dot.encode(to: &writer) }
+        }
+    }
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let count = try reader.readCount(minimumItemSize: 3)
+        var dots = Set<Dot>(minimumCapacity: count)
+        for _ in 0..<count {
+            guard dots.insert(try Dot(from: &reader)).inserted else { throw .invalidValue("duplicate dot in a dot set") }
+        }
+        self.init(dots)
+    }
+}
+
+extension DotFun: BinaryEncodable where Value: BinaryEncodable {
+    public func encode(to writer: inout ByteWriter) {
+        writer.write(varint: UInt64(entries.count))
+        for entry in entries {
+            entry.dot.encode(to: &writer)
+            entry.time.encode(to: &writer)
+            entry.value.encode(to: &writer)
+        }
+    }
+}
+
+extension DotFun: BinaryDecodable where Value: BinaryDecodable {
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let count = try reader.readCount(minimumItemSize: 5)
+        var entries: [Entry] = []
+        entries.reserveCapacity(count)
+        for _ in 0..<count {
+            let dot = try Dot(from: &reader)
+            if let last = entries.last, !(last.dot < dot) { throw .invalidValue("register entries out of order") }
+            entries.append(Entry(dot: dot, time: try HLCTimestamp(from: &reader), value: try Value(from: &reader)))
+        }
+        self.init(entries)
+    }
+}
+
+extension DotMap: BinaryEncodable where Key: BinaryEncodable & Comparable, Store: BinaryEncodable {
+    public func encode(to writer: inout ByteWriter) {
+        writer.write(varint: UInt64(storage.count))
+        if writer.canonical && storage.count > 1 {
+            for (key, store) in storage.sorted(by: { $0.key < $1.key }) {
+                key.encode(to: &writer)
+                store.encode(to: &writer)
+            }
+        } else {
+            for (key, store) in storage {
+                key.encode(to: &writer)
+                store.encode(to: &writer)
+            }
+        }
+    }
+}
+
+extension DotMap: BinaryDecodable where Key: BinaryDecodable & Comparable, Store: BinaryDecodable {
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let count = try reader.readCount(minimumItemSize: 2)
+        var storage: [Key: Store] = [:]
+        storage.reserveCapacity(count)
+        for _ in 0..<count {
+            let key = try Key(from: &reader)
+            let store = try Store(from: &reader)
+            if store.isBottom { throw .invalidValue("empty entry in a map") }
+            guard storage.updateValue(store, forKey: key) == nil else { throw .invalidValue("duplicate key in a map") }
+        }
+        self.init(storage)
+    }
+}
+
+extension Causal: BinaryEncodable where Store: BinaryEncodable {
+    public func encode(to writer: inout ByteWriter) {
+        context.encode(to: &writer)
+        store.encode(to: &writer)
+    }
+}
+
+extension Causal: BinaryDecodable where Store: BinaryDecodable {
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let context = try CausalContext(from: &reader)
+        let store = try Store(from: &reader)
+        self.init(store: store, context: context)
+    }
+}
+
+extension LWWRegister: BinaryEncodable where Value: BinaryEncodable {
+    public func encode(to writer: inout ByteWriter) { state.encode(to: &writer) }
+}
+extension LWWRegister: BinaryDecodable where Value: BinaryDecodable {
+    public init(from reader: inout ByteReader) throws(CodecError) { self.init(state: try Causal(from: &reader)) }
+}
+extension AWORSet: BinaryEncodable where Element: BinaryEncodable & Comparable {
+    public func encode(to writer: inout ByteWriter) { state.encode(to: &writer) }
+}
+extension AWORSet: BinaryDecodable where Element: BinaryDecodable & Comparable {
+    public init(from reader: inout ByteReader) throws(CodecError) { self.init(state: try Causal(from: &reader)) }
+}
+extension ORMap: BinaryEncodable where Key: BinaryEncodable & Comparable, Value: BinaryEncodable {
+    public func encode(to writer: inout ByteWriter) { state.encode(to: &writer) }
+}
+extension ORMap: BinaryDecodable where Key: BinaryDecodable & Comparable, Value: BinaryDecodable {
+    public init(from reader: inout ByteReader) throws(CodecError) { self.init(state: try Causal(from: &reader)) }
+}
+
+extension GrowOnlyMap: BinaryCodable {
+    public func encode(to writer: inout ByteWriter) {
+        writer.write(varint: UInt64(storage.count))
+        let pairs = writer.canonical ? storage.sorted { $0.key < $1.key } : Array(storage.map { ($0.key, $0.value) })
+        for (key, value) in pairs {
+            key.encode(to: &writer)
+            value.encode(to: &writer)
+        }
+    }
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let count = try reader.readCount(minimumItemSize: 2)
+        var storage: [Key: Value] = [:]
+        storage.reserveCapacity(count)
+        for _ in 0..<count {
+            let key = try Key(from: &reader)
+            guard storage.updateValue(try Value(from: &reader), forKey: key) == nil else {
+                throw .invalidValue("duplicate key in a grow-only map")
+            }
+        }
+        self.init(storage)
+    }
+}

@@ -1,0 +1,70 @@
+/// A compact summary of contiguous dots: for each replica, every counter from
+/// 1 up to the stored maximum has been seen.
+///
+/// Stored as a sorted array because clusters have a handful of replicas: a
+/// linear scan over a few entries beats hashing, and one allocation per vector
+/// keeps millions of per-case contexts cheap.
+public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
+    public struct Entry: Hashable, Sendable {
+        public var replica: ReplicaID
+        public var counter: UInt64
+    }
+
+    /// Sorted by replica, no zero counters, so equal vectors compare equal.
+    public private(set) var entries: [Entry]
+
+    public init() { entries = [] }
+
+    public init(_ pairs: [ReplicaID: UInt64]) {
+        entries = pairs.filter { $0.value > 0 }.map { Entry(replica: $0.key, counter: $0.value) }
+            .sorted { $0.replica < $1.replica }
+    }
+
+    public var isEmpty: Bool { entries.isEmpty }
+
+    public subscript(replica: ReplicaID) -> UInt64 {
+        get {
+            for entry in entries where entry.replica == replica { return entry.counter }
+            return 0
+        }
+        set {
+            if let i = entries.firstIndex(where: { $0.replica == replica }) {
+                if newValue == 0 { entries.remove(at: i) } else { entries[i].counter = newValue }
+            } else if newValue > 0 {
+                let i = entries.firstIndex(where: { replica < $0.replica }) ?? entries.endIndex
+                entries.insert(Entry(replica: replica, counter: newValue), at: i)
+            }
+        }
+    }
+
+    public func contains(_ dot: Dot) -> Bool { dot.counter <= self[dot.replica] }
+
+    /// Pointwise maximum.
+    public mutating func formUnion(_ other: VersionVector) {
+        if other.entries.isEmpty || other == self { return }
+        if entries.isEmpty { entries = other.entries; return }
+        var merged: [Entry] = []
+        merged.reserveCapacity(entries.count + other.entries.count)
+        var i = 0, j = 0
+        while i < entries.count || j < other.entries.count {
+            if j == other.entries.count || (i < entries.count && entries[i].replica < other.entries[j].replica) {
+                merged.append(entries[i]); i += 1
+            } else if i == entries.count || other.entries[j].replica < entries[i].replica {
+                merged.append(other.entries[j]); j += 1
+            } else {
+                merged.append(Entry(replica: entries[i].replica, counter: Swift.max(entries[i].counter, other.entries[j].counter)))
+                i += 1; j += 1
+            }
+        }
+        entries = merged
+    }
+
+    /// True when every dot this vector covers is also covered by `other`.
+    public func isCovered(by other: VersionVector) -> Bool {
+        entries.allSatisfy { $0.counter <= other[$0.replica] }
+    }
+
+    public var description: String {
+        "[" + entries.map { "\($0.replica):\($0.counter)" }.joined(separator: ", ") + "]"
+    }
+}
