@@ -1,1 +1,337 @@
-print("bench")
+// casemesh-bench-core: the CaseMesh side of the core CRDT benchmark.
+//
+// The same workload runs on pycrdt in scripts/bench/pycrdt_bench.py, and
+// scripts/bench-core runs both and compares them:
+//
+//   (a) create N cases, each an ORMap of four short string fields — one
+//       operation (one HLC reading, four `set`s) per case;
+//   (b) one field update (status) per case — one operation per update;
+//   (c) merge the whole state into an empty replica: encode the replica's
+//       cases to bytes, decode them into a new dictionary and join every
+//       decoded ORMap into the empty replica. The in-memory join alone (no
+//       codec) is measured separately.
+//
+// Each phase runs --runs times on fresh replicas; medians are reported. The
+// merged replica is compared with the source and the process exits non-zero
+// if they differ. Build in release:
+//
+//   swift build -c release --product casemesh-bench-core
+
+import CaseMeshCRDT
+import CaseMeshDomain
+import Foundation
+
+// MARK: - Workload data (mirrored exactly in scripts/bench/pycrdt_bench.py)
+
+let issues = [
+    "Login loop after SSO",
+    "Invoice PDF is blank",
+    "Sync stalls on mobile",
+    "Export times out",
+    "Wrong VAT on order",
+    "Webhook retries storm",
+    "Search misses new docs",
+    "Password reset fails",
+]
+let customers = [
+    "Northwind Traders",
+    "Contoso Pharma AG",
+    "Fabrikam Logistics",
+    "Globex Retail Ltd",
+    "Initech Insurance",
+    "Umbrella Health",
+    "Stark Components",
+]
+let products = [
+    "Billing Suite 4.2",
+    "Mobile App (iOS)",
+    "Mobile App (Android)",
+    "Data Export API",
+    "Identity Gateway",
+]
+let createStatus = "new - awaiting triage"
+let updateStatuses = [
+    "escalated to tier 2",
+    "waiting on customer",
+    "fix in progress (eng)",
+    "resolved - fix shipped",
+]
+
+struct CaseFields {
+    var title: String
+    var customer: String
+    var product: String
+    var status: String
+}
+
+func caseID(_ i: Int) -> String {
+    let digits = String(i)
+    return "case-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+}
+
+func fields(_ i: Int) -> CaseFields {
+    CaseFields(
+        title: "\(issues[i % issues.count]) #\(i)",
+        customer: customers[(i * 3) % customers.count],
+        product: products[(i * 7) % products.count],
+        status: createStatus
+    )
+}
+
+func updatedStatus(_ i: Int) -> String { updateStatuses[i % updateStatuses.count] }
+
+// MARK: - Replica
+
+typealias CaseMap = ORMap<String, String>
+
+struct Replica {
+    let id: ReplicaID
+    var clock: HybridLogicalClock
+    var cases: [String: CaseMap] = [:]
+
+    init(_ id: String) {
+        self.id = ReplicaID(id)
+        clock = HybridLogicalClock(wallClock: SystemWallClock())
+    }
+
+    /// One operation: one HLC reading, a fresh ORMap built by four `set`s.
+    /// Returns how many keys the four deltas carry (so they are produced and
+    /// looked at, as replication would ship them).
+    @inline(never)
+    mutating func create(_ caseID: String, _ f: CaseFields) -> Int {
+        let time = clock.now().timestamp
+        var map = CaseMap()
+        let d1 = map.set("title", f.title, time: time, replica: id)
+        let d2 = map.set("customer", f.customer, time: time, replica: id)
+        let d3 = map.set("product", f.product, time: time, replica: id)
+        let d4 = map.set("status", f.status, time: time, replica: id)
+        cases[caseID] = map
+        return d1.count + d2.count + d3.count + d4.count
+    }
+
+    /// One operation: one HLC reading, one `set` on the stored ORMap in place.
+    @inline(never)
+    mutating func update(_ caseID: String, _ key: String, _ value: String) -> Int {
+        let time = clock.now().timestamp
+        return cases[caseID]?.set(key, value, time: time, replica: id).count ?? 0
+    }
+}
+
+// MARK: - Merge
+
+/// Count, then (case id, ORMap) pairs, in the non-canonical (fast) encoding.
+@inline(never)
+func encodeCases(_ cases: [String: CaseMap]) -> [UInt8] {
+    var writer = ByteWriter(canonical: false, capacity: 16 + cases.count * 256)
+    writer.write(varint: UInt64(cases.count))
+    for (id, map) in cases {
+        writer.write(string: id)
+        map.encode(to: &writer)
+    }
+    return writer.bytes
+}
+
+@inline(never)
+func decodeCases(_ bytes: [UInt8]) throws(CodecError) -> [String: CaseMap] {
+    var reader = ByteReader(bytes)
+    let count = try reader.readCount(minimumItemSize: 2)
+    var cases: [String: CaseMap] = [:]
+    cases.reserveCapacity(count)
+    for _ in 0..<count {
+        let id = try reader.readString()
+        let map = try CaseMap(from: &reader)
+        guard cases.updateValue(map, forKey: id) == nil else { throw .invalidValue("duplicate case id \(id)") }
+    }
+    guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
+    return cases
+}
+
+/// Joins every ORMap of `incoming` into the replica's ORMap for that case.
+@inline(never)
+func joinCases(_ incoming: [String: CaseMap], into replica: inout Replica) {
+    replica.cases.reserveCapacity(replica.cases.count + incoming.count)
+    for (id, map) in incoming {
+        replica.cases[id, default: CaseMap()].join(map)
+    }
+}
+
+// MARK: - Measurement
+
+let clock = ContinuousClock()
+
+func seconds(_ d: Duration) -> Double {
+    let c = d.components
+    return Double(c.seconds) + Double(c.attoseconds) / 1e18
+}
+
+func median(_ values: [Double]) -> Double {
+    let s = values.sorted()
+    let m = s.count / 2
+    return s.count % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("casemesh-bench: VERIFICATION FAILED: \(message)\n".utf8))
+    exit(1)
+}
+
+struct RunResult {
+    var create: Double
+    var update: Double
+    var merge: Double
+    var encode: Double
+    var decode: Double
+    var mergeJoin: Double
+    var join: Double
+    var encodedBytes: Int
+    var mergedCount: Int
+}
+
+func verify(_ merged: Replica, against source: Replica, ids: [String], rows: [CaseFields], newStatuses: [String], what: String) {
+    let n = ids.count
+    guard merged.cases.count == n else { fail("\(what): merged replica has \(merged.cases.count) cases, expected \(n)") }
+    guard merged.cases == source.cases else { fail("\(what): merged replica content differs from the source replica") }
+    for i in [0, n / 2, n - 1] {
+        guard let map = merged.cases[ids[i]] else { fail("\(what): case \(ids[i]) missing") }
+        let expected = ["title": rows[i].title, "customer": rows[i].customer, "product": rows[i].product, "status": newStatuses[i]]
+        for (key, value) in expected where map[key] != value {
+            fail("\(what): case \(ids[i]) field \(key) is \(map[key].map { "\"\($0)\"" } ?? "missing"), expected \"\(value)\"")
+        }
+        guard map.count == 4 else { fail("\(what): case \(ids[i]) has \(map.count) fields, expected 4") }
+    }
+}
+
+func runOnce(ids: [String], rows: [CaseFields], newStatuses: [String]) -> RunResult {
+    let n = ids.count
+    var source = Replica("emea")
+    var deltaKeys = 0
+
+    // (a) creates
+    let t0 = clock.now
+    for i in 0..<n {
+        deltaKeys &+= source.create(ids[i], rows[i])
+    }
+    let t1 = clock.now
+    // (b) updates
+    for i in 0..<n {
+        deltaKeys &+= source.update(ids[i], "status", newStatuses[i])
+    }
+    let t2 = clock.now
+    guard deltaKeys == 5 * n else { fail("deltas carried \(deltaKeys) keys, expected \(5 * n)") }
+
+    // (c) merge through the codec into an empty replica
+    var target = Replica("apac")
+    let m0 = clock.now
+    let bytes = encodeCases(source.cases)
+    let m1 = clock.now
+    let decoded: [String: CaseMap]
+    do { decoded = try decodeCases(bytes) } catch { fail("decoding the encoded state failed: \(error)") }
+    let m2 = clock.now
+    joinCases(decoded, into: &target)
+    let m3 = clock.now
+    withExtendedLifetime(decoded) {}
+    verify(target, against: source, ids: ids, rows: rows, newStatuses: newStatuses, what: "merge via codec")
+
+    // in-memory join alone
+    var joined = Replica("apac")
+    let j0 = clock.now
+    joinCases(source.cases, into: &joined)
+    let j1 = clock.now
+    verify(joined, against: source, ids: ids, rows: rows, newStatuses: newStatuses, what: "in-memory join")
+
+    return RunResult(
+        create: seconds(t1 - t0), update: seconds(t2 - t1),
+        merge: seconds(m3 - m0), encode: seconds(m1 - m0), decode: seconds(m2 - m1), mergeJoin: seconds(m3 - m2),
+        join: seconds(j1 - j0), encodedBytes: bytes.count, mergedCount: target.cases.count
+    )
+}
+
+// MARK: - Main
+
+func usage() -> Never {
+    print("usage: casemesh-bench-core [--cases N] [--runs N] [--json]")
+    exit(2)
+}
+
+var caseCount = 20_000
+var runCount = 5
+var emitJSON = false
+var argIterator = CommandLine.arguments.dropFirst().makeIterator()
+while let arg = argIterator.next() {
+    switch arg {
+    case "--cases":
+        guard let v = argIterator.next().flatMap(Int.init), v >= 1 else { usage() }
+        caseCount = v
+    case "--runs":
+        guard let v = argIterator.next().flatMap(Int.init), v >= 1 else { usage() }
+        runCount = v
+    case "--json": emitJSON = true
+    case "-h", "--help": usage()
+    default:
+        FileHandle.standardError.write(Data("casemesh-bench: unknown argument \(arg)\n".utf8))
+        usage()
+    }
+}
+
+let ids = (1...caseCount).map(caseID)
+let rows = (1...caseCount).map(fields)
+let newStatuses = (1...caseCount).map(updatedStatus)
+
+var results: [RunResult] = []
+for _ in 0..<runCount {
+    results.append(runOnce(ids: ids, rows: rows, newStatuses: newStatuses))
+}
+
+let n = Double(caseCount)
+let createS = median(results.map(\.create))
+let updateS = median(results.map(\.update))
+let mergeMs = median(results.map(\.merge)) * 1e3
+let encodeMs = median(results.map(\.encode)) * 1e3
+let decodeMs = median(results.map(\.decode)) * 1e3
+let mergeJoinMs = median(results.map(\.mergeJoin)) * 1e3
+let joinMs = median(results.map(\.join)) * 1e3
+let encodedBytes = results.last!.encodedBytes
+let mergedCount = results.last!.mergedCount
+
+func f(_ v: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", v) }
+func grouped(_ v: Double) -> String {
+    let digits = String(Int(v.rounded()))
+    var out = ""
+    for (i, ch) in digits.reversed().enumerated() {
+        if i > 0 && i % 3 == 0 { out.append(",") }
+        out.append(ch)
+    }
+    return String(out.reversed())
+}
+func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+
+print("CaseMesh (release), \(caseCount) cases, median of \(runCount) runs")
+print("  (a) create   \(pad(grouped(n / createS), 12)) ops/s   (\(f(createS * 1e3, 1)) ms)")
+print("  (b) update   \(pad(grouped(n / updateS), 12)) ops/s   (\(f(updateS * 1e3, 1)) ms)")
+print("  (c) merge    \(pad(f(mergeMs, 2), 12)) ms      (encode \(f(encodeMs, 2)) + decode \(f(decodeMs, 2)) + join \(f(mergeJoinMs, 2)) ms, \(grouped(Double(encodedBytes))) bytes)")
+print("      join     \(pad(f(joinMs, 2), 12)) ms      (in memory, no codec)")
+print("  merged replica: \(mergedCount) cases, content verified")
+
+if emitJSON {
+    func list(_ values: [Double]) -> String { "[" + values.map { "\($0)" }.joined(separator: ",") + "]" }
+    let fieldsJSON: [String] = [
+        "\"system\":\"casemesh\"",
+        "\"cases\":\(caseCount)",
+        "\"runs\":\(runCount)",
+        "\"create_ops_per_s\":\(n / createS)",
+        "\"update_ops_per_s\":\(n / updateS)",
+        "\"merge_ms\":\(mergeMs)",
+        "\"merge_encode_ms\":\(encodeMs)",
+        "\"merge_decode_ms\":\(decodeMs)",
+        "\"merge_join_ms\":\(mergeJoinMs)",
+        "\"join_ms\":\(joinMs)",
+        "\"create_s_runs\":\(list(results.map(\.create)))",
+        "\"update_s_runs\":\(list(results.map(\.update)))",
+        "\"merge_ms_runs\":\(list(results.map { $0.merge * 1e3 }))",
+        "\"join_ms_runs\":\(list(results.map { $0.join * 1e3 }))",
+        "\"encoded_bytes\":\(encodedBytes)",
+        "\"merged_cases\":\(mergedCount)",
+        "\"verified\":true",
+    ]
+    print("{" + fieldsJSON.joined(separator: ",") + "}")
+}

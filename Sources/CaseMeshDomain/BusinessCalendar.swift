@@ -1,0 +1,76 @@
+import Foundation
+
+/// A region's working hours: a time zone, working weekdays, opening hours
+/// and holidays. SLA clocks on business time only run inside these hours.
+public struct BusinessCalendar: Sendable, Equatable {
+    public var timeZoneIdentifier: String
+    /// 0 = Monday … 6 = Sunday.
+    public var workdays: Set<Int>
+    /// Minutes after local midnight.
+    public var opensAt: Int
+    public var closesAt: Int
+    /// Local dates (`YYYY-MM-DD`) with no business hours.
+    public var holidays: Set<String>
+
+    public init(timeZoneIdentifier: String, workdays: Set<Int> = [0, 1, 2, 3, 4], opensAt: Int = 9 * 60, closesAt: Int = 17 * 60, holidays: Set<String> = []) {
+        self.timeZoneIdentifier = timeZoneIdentifier
+        self.workdays = workdays
+        self.opensAt = opensAt
+        self.closesAt = closesAt
+        self.holidays = holidays
+    }
+
+    /// Round-the-clock: every minute counts (Sev1/Sev2 clocks).
+    public static let continuous = BusinessCalendar(timeZoneIdentifier: "UTC", workdays: Set(0...6), opensAt: 0, closesAt: 24 * 60)
+
+    /// Office hours of the regions CaseMesh ships with; other regions use UTC office hours.
+    public static func standard(for region: String) -> BusinessCalendar {
+        switch region {
+        case "EMEA": return BusinessCalendar(timeZoneIdentifier: "Europe/London")
+        case "AMER": return BusinessCalendar(timeZoneIdentifier: "America/New_York")
+        case "APAC": return BusinessCalendar(timeZoneIdentifier: "Asia/Singapore")
+        default: return BusinessCalendar(timeZoneIdentifier: "UTC")
+        }
+    }
+
+    private var timeZone: TimeZone { TimeZone(identifier: timeZoneIdentifier) ?? TimeZone(secondsFromGMT: 0)! }
+
+    /// The instant `minutes` business minutes after `start` (Unix ms).
+    public func adding(minutes: Int64, to start: Int64) -> Int64 {
+        precondition(minutes >= 0, "business minutes must not be negative")
+        guard opensAt < closesAt, !workdays.isEmpty else { return Int64.max }
+        if self == .continuous { return start + minutes * CalendarMath.millisPerMinute }
+        let zone = timeZone
+        var remaining = minutes * CalendarMath.millisPerMinute
+        var cursor = start
+        var day = CalendarMath.floorDiv(start + offset(zone, at: start), CalendarMath.millisPerDay)
+        // A year of days is far more than any SLA needs; stop rather than loop.
+        for _ in 0..<(366 * 2) {
+            if isWorkingDay(day) {
+                // The offset at local noon covers DST switches, which happen at night.
+                let dayStartLocal = day * CalendarMath.millisPerDay
+                let zoneOffset = offset(zone, at: dayStartLocal + 12 * 3_600_000)
+                let open = dayStartLocal + Int64(opensAt) * CalendarMath.millisPerMinute - zoneOffset
+                let close = dayStartLocal + Int64(closesAt) * CalendarMath.millisPerMinute - zoneOffset
+                let from = max(cursor, open)
+                if from < close {
+                    if remaining <= close - from { return from + remaining }
+                    remaining -= close - from
+                }
+            }
+            day += 1
+            cursor = max(cursor, day * CalendarMath.millisPerDay - offset(zone, at: day * CalendarMath.millisPerDay))
+        }
+        return Int64.max
+    }
+
+    public func isWorkingDay(_ day: Int64) -> Bool {
+        guard workdays.contains(CalendarMath.weekday(days: day)) else { return false }
+        if holidays.isEmpty { return true }
+        return !holidays.contains(String(CalendarMath.isoDate(millis: day * CalendarMath.millisPerDay).prefix(10)))
+    }
+
+    private func offset(_ zone: TimeZone, at millis: Int64) -> Int64 {
+        Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(millis) / 1000))) * 1000
+    }
+}

@@ -1,0 +1,64 @@
+import CaseMeshCRDT
+
+/// Typed, read-only accessors over the merged state: what a person sees.
+extension CaseState {
+    public func field(_ field: CaseField) -> FieldValue? { causal.store.fields.value(field) }
+
+    public func text(_ field: CaseField) -> String? { self.field(field)?.text }
+    public func flag(_ field: CaseField) -> Bool { self.field(field)?.flag ?? false }
+
+    public var title: String? { text(.title) }
+    public var customer: String? { text(.customer) }
+    public var product: String? { text(.product) }
+    public var owner: String? { text(.owner) }
+    public var severity: Severity? { text(.severity).flatMap(Severity.init(rawValue:)) }
+    public var status: CaseStatus { text(.status).flatMap(CaseStatus.init(rawValue:)) ?? .new }
+    public var escalationLevel: EscalationLevel { text(.escalationLevel).flatMap(EscalationLevel.init(rawValue:)) ?? .l1 }
+    public var workaround: Workaround? { text(.workaround).flatMap(Workaround.init(rawValue:)) }
+    public var rcaStatus: RCAStatus? { text(.rcaStatus).flatMap(RCAStatus.init(rawValue:)) }
+    public var communicationMode: CommunicationMode? { text(.communicationMode).flatMap(CommunicationMode.init(rawValue:)) }
+    public var communicationFrequencyMinutes: Int64? { field(.communicationFrequencyMinutes)?.number }
+    public var owningRegion: Region { text(.owningRegion).flatMap { try? Region($0) } ?? header.originRegion }
+    public var criticalMilestone: Int64? { field(.criticalMilestone)?.time }
+
+    /// The last write to any part of the case (hybrid time), for "updated at".
+    public var updatedAt: HLCTimestamp {
+        var latest = header.createdAt
+        for (key, _) in timeline.storage where key.time > latest { latest = key.time }
+        return latest
+    }
+
+    public var notes: [Note] {
+        causal.store.notes.storage.values.compactMap(\.value).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+    }
+
+    public var attendees: [Attendee] {
+        causal.store.attendees.storage.values.compactMap(\.value).sorted { $0.id < $1.id }
+    }
+
+    public var troubleshootingSteps: [TroubleshootingStep] {
+        causal.store.troubleshooting.storage.values.compactMap(\.value).sorted { ($0.recordedAt, $0.id) < ($1.recordedAt, $1.id) }
+    }
+
+    public var approvals: [Approval] {
+        causal.store.approvals.storage.values.compactMap(\.value).sorted { ($0.recordedAt, $0.id) < ($1.recordedAt, $1.id) }
+    }
+
+    public var tags: [String] { causal.store.tags.elements.sorted() }
+    public var linkedCases: [CaseID] { causal.store.linkedCases.elements.sorted() }
+    public var articles: [String] { causal.store.articles.elements.sorted() }
+
+    /// Timeline events, oldest first, conflicts included.
+    public var events: [(key: EventKey, event: TimelineEvent)] {
+        timeline.sortedByKey.map { (key: $0.key, event: $0.value) }
+    }
+
+    /// Fields with concurrent writes nobody has overwritten yet.
+    public var unresolvedConflicts: [CaseField: [DotFun<FieldValue>.Entry]] {
+        var result: [CaseField: [DotFun<FieldValue>.Entry]] = [:]
+        for (field, register) in causal.store.fields.storage where register.entries.count > 1 {
+            result[field] = register.losers
+        }
+        return result
+    }
+}

@@ -1,0 +1,82 @@
+import CaseMeshCRDT
+
+/// Applies mutations to a case in place while collecting the delta that
+/// describes them, so a command yields exactly one delta to persist and ship.
+struct DeltaRecorder {
+    var state: CaseState
+    var delta: CaseState
+    let context: CommandContext
+    private var eventIndex = 0
+
+    init(state: CaseState, context: CommandContext) {
+        self.state = state
+        self.context = context
+        delta = CaseState(header: state.header)
+    }
+
+    private mutating func record(_ part: Causal<CaseStore>) {
+        delta.causal.join(part)
+    }
+
+    mutating func write(_ field: CaseField, _ value: FieldValue) {
+        let d = state.causal.store.fields.assign(field, value, time: context.time, replica: context.replica, context: &state.causal.context)
+        var store = CaseStore(); store.fields = d.store
+        record(Causal(store: store, context: d.context))
+    }
+
+    mutating func putNote(_ note: Note) {
+        let d = state.causal.store.notes.assign(note.id, note, time: context.time, replica: context.replica, context: &state.causal.context)
+        var store = CaseStore(); store.notes = d.store
+        record(Causal(store: store, context: d.context))
+    }
+
+    mutating func removeNote(_ id: NoteID) {
+        let d = state.causal.store.notes.remove(id)
+        var store = CaseStore(); store.notes = d.store
+        record(Causal(store: store, context: d.context))
+    }
+
+    mutating func putAttendee(_ attendee: Attendee) {
+        let d = state.causal.store.attendees.assign(attendee.id, attendee, time: context.time, replica: context.replica, context: &state.causal.context)
+        var store = CaseStore(); store.attendees = d.store
+        record(Causal(store: store, context: d.context))
+    }
+
+    mutating func removeAttendee(_ id: AttendeeID) {
+        let d = state.causal.store.attendees.remove(id)
+        var store = CaseStore(); store.attendees = d.store
+        record(Causal(store: store, context: d.context))
+    }
+
+    mutating func putStep(_ step: TroubleshootingStep) {
+        let d = state.causal.store.troubleshooting.assign(step.id, step, time: context.time, replica: context.replica, context: &state.causal.context)
+        var store = CaseStore(); store.troubleshooting = d.store
+        record(Causal(store: store, context: d.context))
+    }
+
+    mutating func putApproval(_ approval: Approval) {
+        let d = state.causal.store.approvals.assign(approval.id, approval, time: context.time, replica: context.replica, context: &state.causal.context)
+        var store = CaseStore(); store.approvals = d.store
+        record(Causal(store: store, context: d.context))
+    }
+
+    /// Adds to or removes from one of the plain add-wins sets.
+    mutating func updateSet<Element>(_ path: WritableKeyPath<CaseStore, DotMap<Element, DotSet>>, add element: Element) {
+        let d = state.causal.store[keyPath: path].add(element, replica: context.replica, context: &state.causal.context)
+        var store = CaseStore(); store[keyPath: path] = d.store
+        record(Causal(store: store, context: d.context))
+    }
+
+    mutating func updateSet<Element>(_ path: WritableKeyPath<CaseStore, DotMap<Element, DotSet>>, remove element: Element) {
+        let d = state.causal.store[keyPath: path].remove(element)
+        var store = CaseStore(); store[keyPath: path] = d.store
+        record(Causal(store: store, context: d.context))
+    }
+
+    mutating func event(_ event: TimelineEvent) {
+        let key = EventKey(time: context.time, replica: context.replica, discriminator: String(eventIndex))
+        eventIndex += 1
+        state.timeline.insert(event, for: key)
+        delta.timeline.insert(event, for: key)
+    }
+}
