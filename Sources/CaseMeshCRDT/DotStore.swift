@@ -105,7 +105,12 @@ public struct DotMap<Key: Hashable & Sendable, Store: DotStore>: DotStore {
     public internal(set) var storage: [Key: Store]
 
     public init() { storage = [:] }
-    public init(_ storage: [Key: Store]) { self.storage = storage.filter { !$0.value.isBottom } }
+    public init(_ storage: [Key: Store]) {
+        self.storage = storage.values.contains(where: \.isBottom) ? storage.filter { !$0.value.isBottom } : storage
+    }
+
+    /// One non-empty entry: the shape of most deltas.
+    init(key: Key, store: Store) { storage = [key: store] }
 
     public var isBottom: Bool { storage.isEmpty }
     public var count: Int { storage.count }

@@ -12,7 +12,7 @@ extension DotMap where Store == DotSet {
         covered.append(dot)
         let entry = DotSet([dot])
         storage[element] = entry
-        return Causal(store: DotMap([element: entry]), context: CausalContext(dots: covered))
+        return Causal(store: DotMap(key: element, store: entry), context: CausalContext(dots: covered))
     }
 }
 
@@ -41,7 +41,7 @@ extension DotMap {
         var register = storage.removeValue(forKey: key) ?? DotFun()
         let delta = register.assign(value, time: time, replica: replica, context: &context)
         storage[key] = register
-        return Causal(store: DotMap([key: delta.store]), context: delta.context)
+        return Causal(store: DotMap(key: key, store: delta.store), context: delta.context)
     }
 
     /// The winning value of the register under `key`.
