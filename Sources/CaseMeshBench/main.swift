@@ -113,7 +113,8 @@ struct Replica {
     @inline(never)
     mutating func update(_ caseID: String, _ key: String, _ value: String) -> Int {
         let time = clock.now().timestamp
-        return cases[caseID]?.set(key, value, time: time, replica: id).count ?? 0
+        let replica = id
+        return cases[caseID]?.set(key, value, time: time, replica: replica).count ?? 0
     }
 }
 
@@ -249,7 +250,7 @@ func runOnce(ids: [String], rows: [CaseFields], newStatuses: [String]) -> RunRes
 // MARK: - Main
 
 func usage() -> Never {
-    print("usage: casemesh-bench-core [--cases N] [--runs N] [--json]")
+    FileHandle.standardError.write(Data("usage: casemesh-bench-core [--cases N] [--runs N] [--json]\n".utf8))
     exit(2)
 }
 

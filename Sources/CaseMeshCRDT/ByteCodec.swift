@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a byte string could not be decoded. Decoding never traps: every
 /// malformed input ends in one of these.
 public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -52,7 +54,9 @@ public struct ByteWriter: Sendable {
     }
 
     public mutating func write(string: String) {
-        var s = string
+        // Canonical bytes must be equal for strings Swift considers equal, so
+        // non-ASCII text is written in Unicode NFC there.
+        var s = canonical && !string.utf8.allSatisfy({ $0 < 0x80 }) ? string.precomposedStringWithCanonicalMapping : string
         s.withUTF8 { buffer in
             write(varint: UInt64(buffer.count))
             bytes.append(contentsOf: buffer)

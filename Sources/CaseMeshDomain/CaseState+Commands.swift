@@ -4,7 +4,7 @@ extension CaseState {
     /// Opens a case. The returned state is also the delta to persist and ship.
     public static func create(_ input: NewCase, context: CommandContext) throws(DomainError) -> CaseState {
         let actor = try Validate.actor(context.actor)
-        let number = input.number.trimmingWhitespace
+        let number = input.number.normalizedText
         guard !number.isEmpty, number.utf8.count <= 40 else { throw .invalid("number", "number must be 1 to 40 characters long") }
         guard EscalationLevel.entryLevels.contains(input.level) else {
             throw .invalid("escalationLevel", "a case starts at L1, L2 or with a Customer Service Representative, not at \(input.level.label)")
@@ -33,7 +33,7 @@ extension CaseState {
         var recorder = DeltaRecorder(state: CaseState(header: header), context: context)
         for (field, value) in initial { recorder.write(field, value) }
         recorder.event(TimelineEvent(kind: .created, actor: actor, to: number,
-                                     reason: "\(input.severity.label) \(input.title.trimmingWhitespace)"))
+                                     reason: "\(input.severity.label) \(input.title.normalizedText)"))
         return recorder.state
     }
 
@@ -54,10 +54,14 @@ extension CaseState {
             }
             for (field, value) in validated {
                 let register = causal.store.fields[field]
-                if register?.entries.count == 1, register?.value == value { continue }  // unchanged, no conflict to settle
+                if register?.entries.count == 1, register?.value?.value == value { continue }  // unchanged, no conflict to settle
                 recorder.write(field, value)
                 recorder.event(TimelineEvent(kind: .fieldChanged, actor: actor, field: field.rawValue,
-                                             from: register?.value?.description, to: value.description))
+                                             from: register?.value?.value.description, to: value.description))
+                if field == .status, value.text == CaseStatus.investigating.rawValue, status == .resolved, flag(.customerAcknowledged) {
+                    // Reopening means the customer withdrew the acknowledgement.
+                    recorder.write(.customerAcknowledged, .flag(false))
+                }
             }
 
         case let .addNote(id, text, visibility):
@@ -136,7 +140,8 @@ extension CaseState {
             let value = try Validate.label(tag, field: "tag")
             recorder.updateSet(\.tags, add: value)
             recorder.event(TimelineEvent(kind: .tagAdded, actor: actor, to: value))
-        case let .removeTag(tag):
+        case let .removeTag(raw):
+            let tag = raw.normalizedText
             guard causal.store.tags.contains(tag) else { throw DomainError(code: .notFound, message: "the case has no tag \"\(tag)\"", field: "tag") }
             recorder.updateSet(\.tags, remove: tag)
             recorder.event(TimelineEvent(kind: .tagRemoved, actor: actor, from: tag))
@@ -152,7 +157,8 @@ extension CaseState {
             let value = try Validate.label(article, field: "article")
             recorder.updateSet(\.articles, add: value)
             recorder.event(TimelineEvent(kind: .articleAdded, actor: actor, to: value))
-        case let .removeArticle(article):
+        case let .removeArticle(raw):
+            let article = raw.normalizedText
             guard causal.store.articles.contains(article) else { throw DomainError(code: .notFound, message: "the case has no article \"\(article)\"", field: "article") }
             recorder.updateSet(\.articles, remove: article)
             recorder.event(TimelineEvent(kind: .articleRemoved, actor: actor, from: article))
@@ -165,26 +171,26 @@ extension CaseState {
 /// Input checks shared by the commands.
 enum Validate {
     static func actor(_ raw: String) throws(DomainError) -> String {
-        let actor = raw.trimmingWhitespace
+        let actor = raw.normalizedText
         guard !actor.isEmpty, actor.count <= 120 else { throw .invalid("actor", "the acting user must be named (1 to 120 characters)") }
         return actor
     }
 
     static func text(_ raw: String, field: String, maxLength: Int) throws(DomainError) -> String {
-        let text = raw.trimmingWhitespace
+        let text = raw.normalizedText
         guard !text.isEmpty else { throw .invalid(field, "\(field) must not be empty") }
         guard text.count <= maxLength else { throw .invalid(field, "\(field) must be at most \(maxLength) characters (got \(text.count))") }
         return text
     }
 
     static func optionalText(_ raw: String, field: String, maxLength: Int) throws(DomainError) -> String {
-        let text = raw.trimmingWhitespace
+        let text = raw.normalizedText
         guard text.count <= maxLength else { throw .invalid(field, "\(field) must be at most \(maxLength) characters (got \(text.count))") }
         return text
     }
 
     static func email(_ raw: String) throws(DomainError) -> String {
-        let email = raw.trimmingWhitespace
+        let email = raw.normalizedText
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         guard email.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
               !parts[1].hasPrefix("."), !parts[1].hasSuffix("."), !email.contains(where: \.isWhitespace) else {

@@ -15,13 +15,13 @@ extension CaseState {
         var followUp: CaseState?
         for field in delta.causal.store.fields.keys {
             guard let register = causal.store.fields[field], register.entries.count > 1, let winner = register.winner else { continue }
-            for loser in register.losers {
+            for loser in register.conflictingLosers {
                 let key = EventKey(time: winner.time, replica: winner.dot.replica,
                                    discriminator: "conflict:\(field.rawValue):\(loser.dot)")
                 guard timeline[key] == nil else { continue }
                 let event = TimelineEvent(
                     kind: .conflict, actor: "casemesh", field: field.rawValue,
-                    from: loser.value.description, to: winner.value.description,
+                    from: loser.value.value.description, to: winner.value.value.description,
                     reason: "concurrent writes: \(loser.dot.replica)'s value (at \(loser.time)) lost to \(winner.dot.replica)'s (at \(winner.time))",
                     ref: loser.dot.replica.rawValue)
                 timeline.insert(event, for: key)

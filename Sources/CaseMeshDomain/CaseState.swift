@@ -46,7 +46,7 @@ public struct CaseHeader: Hashable, Sendable, BinaryCodable {
 /// All the causal parts of a case, sharing one causal context: LWW fields
 /// (registers on dot stores) and the add-wins sets.
 public struct CaseStore: DotStore {
-    public var fields = DotMap<CaseField, DotFun<FieldValue>>()
+    public var fields = DotMap<CaseField, DotFun<FieldWrite>>()
     public var notes = DotMap<NoteID, DotFun<Note>>()
     public var attendees = DotMap<AttendeeID, DotFun<Attendee>>()
     public var troubleshooting = DotMap<StepID, DotFun<TroubleshootingStep>>()

@@ -2,7 +2,7 @@ import CaseMeshCRDT
 
 /// Typed, read-only accessors over the merged state: what a person sees.
 extension CaseState {
-    public func field(_ field: CaseField) -> FieldValue? { causal.store.fields.value(field) }
+    public func field(_ field: CaseField) -> FieldValue? { causal.store.fields[field]?.value?.value }
 
     public func text(_ field: CaseField) -> String? { self.field(field)?.text }
     public func flag(_ field: CaseField) -> Bool { self.field(field)?.flag ?? false }
@@ -54,10 +54,11 @@ extension CaseState {
     }
 
     /// Fields with concurrent writes nobody has overwritten yet.
-    public var unresolvedConflicts: [CaseField: [DotFun<FieldValue>.Entry]] {
-        var result: [CaseField: [DotFun<FieldValue>.Entry]] = [:]
+    public var unresolvedConflicts: [CaseField: [ConflictingWrite]] {
+        var result: [CaseField: [ConflictingWrite]] = [:]
         for (field, register) in causal.store.fields.storage where register.entries.count > 1 {
-            result[field] = register.losers
+            let losers = register.conflictingLosers
+            if !losers.isEmpty { result[field] = losers.map { ConflictingWrite(value: $0.value.value, stamp: $0.stamp) } }
         }
         return result
     }

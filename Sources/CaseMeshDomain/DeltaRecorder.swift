@@ -19,7 +19,8 @@ struct DeltaRecorder {
     }
 
     mutating func write(_ field: CaseField, _ value: FieldValue) {
-        let d = state.causal.store.fields.assign(field, value, time: context.time, replica: context.replica, context: &state.causal.context)
+        let write = FieldWrite(value: value, observed: state.causal.context)
+        let d = state.causal.store.fields.assign(field, write, time: context.time, replica: context.replica, context: &state.causal.context)
         var store = CaseStore(); store.fields = d.store
         record(Causal(store: store, context: d.context))
     }

@@ -37,7 +37,7 @@ public enum EscalationRules {
             }
         default:
             guard state.status != .closed else {
-                throw .rule(Rule.caseClosed, "the case is closed; reopen is not possible and fields can no longer change", field: field.rawValue)
+                throw .rule(Rule.caseClosed, "the case is closed; \(field.rawValue) can no longer change (a closed case cannot be reopened)", field: field.rawValue)
             }
         }
     }
@@ -74,7 +74,7 @@ public enum EscalationRules {
                 throw .rule(Rule.vendorTroubleshooting, "escalating to L3 (vendor) needs at least one L1/L2 troubleshooting step with a recorded outcome; none is recorded")
             }
             let approvals = state.approvals.filter { $0.kind == .vendorEscalation && $0.approverRole == .teamLeader }
-            let matching = approvedBy.map { name in approvals.filter { $0.approver.caseInsensitiveCompare(name.trimmingWhitespace) } } ?? approvals
+            let matching = approvedBy.map { name in approvals.filter { $0.approver.caseInsensitiveCompare(name.normalizedText) } } ?? approvals
             guard let approval = matching.last else {
                 if let approvedBy {
                     throw .rule(Rule.vendorApproval, "escalating to L3 (vendor) needs a Team Leader's approval; none is recorded from \(approvedBy)", field: "approvedBy")

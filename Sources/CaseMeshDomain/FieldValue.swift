@@ -1,3 +1,4 @@
+import Foundation
 import CaseMeshCRDT
 
 /// The value of one LWW field. Enumerated fields are stored by their wire
@@ -90,7 +91,7 @@ public enum CaseField: String, DomainEnum {
         let name = rawValue
         switch (kind, value) {
         case let (.text(maxLength), .text(raw)):
-            let text = raw.trimmingWhitespace
+            let text = raw.normalizedText
             guard !text.isEmpty else { throw .invalid(name, "\(name) must not be empty") }
             guard text.count <= maxLength else { throw .invalid(name, "\(name) must be at most \(maxLength) characters (got \(text.count))") }
             return .text(text)
@@ -141,10 +142,14 @@ extension FieldValue {
 }
 
 extension String {
-    var trimmingWhitespace: String {
+    /// Trimmed of surrounding white space and in Unicode NFC, so text that
+    /// compares equal is stored with equal bytes (and hashes to equal digests).
+    var normalizedText: String {
         var scalars = Substring(self)
         while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
         while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
-        return String(scalars)
+        let trimmed = String(scalars)
+        if trimmed.utf8.allSatisfy({ $0 < 0x80 }) { return trimmed }
+        return trimmed.precomposedStringWithCanonicalMapping
     }
 }
