@@ -4,7 +4,7 @@
 // scripts/bench-core runs both and compares them:
 //
 //   (a) create N cases, each an ORMap of four short string fields — one
-//       operation (one HLC reading, four `set`s) per case;
+//       operation (one HLC reading, one four-field write, one delta) per case;
 //   (b) one field update (status) per case — one operation per update;
 //   (c) merge the whole state into an empty replica: encode the replica's
 //       cases to bytes, decode them into a new dictionary and join every
@@ -94,19 +94,17 @@ struct Replica {
         clock = HybridLogicalClock(wallClock: SystemWallClock())
     }
 
-    /// One operation: one HLC reading, a fresh ORMap built by four `set`s.
-    /// Returns how many keys the four deltas carry (so they are produced and
-    /// looked at, as replication would ship them).
+    /// One operation: one HLC reading, a fresh ORMap with four fields set
+    /// in one multi-field write. Returns how many keys its delta carries (so
+    /// the delta is produced and looked at, as replication would ship it).
     @inline(never)
     mutating func create(_ caseID: String, _ f: CaseFields) -> Int {
         let time = clock.now().timestamp
         var map = CaseMap()
-        let d1 = map.set("title", f.title, time: time, replica: id)
-        let d2 = map.set("customer", f.customer, time: time, replica: id)
-        let d3 = map.set("product", f.product, time: time, replica: id)
-        let d4 = map.set("status", f.status, time: time, replica: id)
+        let delta = map.set([("title", f.title), ("customer", f.customer), ("product", f.product), ("status", f.status)],
+                            time: time, replica: id)
         cases[caseID] = map
-        return d1.count + d2.count + d3.count + d4.count
+        return delta.count
     }
 
     /// One operation: one HLC reading, one `set` on the stored ORMap in place.
@@ -129,15 +127,14 @@ func encodeCases(_ cases: [String: CaseMap]) -> [UInt8] {
         writer.write(string: id)
         map.encode(to: &writer)
     }
-    return writer.bytes
+    return writer.finish()
 }
 
 @inline(never)
 func decodeCases(_ bytes: [UInt8]) throws(CodecError) -> [String: CaseMap] {
-    var reader = ByteReader(bytes)
+    var reader = try ByteReader(bytes)
     let count = try reader.readCount(minimumItemSize: 2)
-    var cases: [String: CaseMap] = [:]
-    cases.reserveCapacity(count)
+    var cases = [String: CaseMap](minimumCapacity: count)
     for _ in 0..<count {
         let id = try reader.readString()
         let map = try CaseMap(from: &reader)

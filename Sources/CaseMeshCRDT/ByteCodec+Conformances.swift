@@ -83,11 +83,8 @@ extension Array: BinaryDecodable where Element: BinaryDecodable {
 }
 
 extension ReplicaID: BinaryCodable {
-    public func encode(to writer: inout ByteWriter) { writer.write(string: rawValue) }
-    public init(from reader: inout ByteReader) throws(CodecError) {
-        let raw = try reader.readString()
-        do { self = try ReplicaID(validating: raw) } catch { throw .invalidValue(error.description) }
-    }
+    public func encode(to writer: inout ByteWriter) { writer.write(replica: self) }
+    public init(from reader: inout ByteReader) throws(CodecError) { self = try reader.readReplica() }
 }
 
 extension HLCTimestamp: BinaryCodable {
@@ -132,18 +129,17 @@ extension VersionVector: BinaryCodable {
         }
     }
     public init(from reader: inout ByteReader) throws(CodecError) {
-        let count = try reader.readCount(minimumItemSize: 3)
-        var pairs: [ReplicaID: UInt64] = [:]
-        var previous: ReplicaID?
+        let count = try reader.readCount(minimumItemSize: 2)
+        var entries: [Entry] = []
+        entries.reserveCapacity(count)
         for _ in 0..<count {
             let replica = try ReplicaID(from: &reader)
             let counter = try reader.readVarint()
-            if let previous, !(previous < replica) { throw .invalidValue("version vector entries out of order") }
+            if let previous = entries.last, !(previous.replica < replica) { throw .invalidValue("version vector entries out of order") }
             guard counter > 0 else { throw .invalidValue("version vector entry with counter 0") }
-            pairs[replica] = counter
-            previous = replica
+            entries.append(Entry(replica: replica, counter: counter))
         }
-        self.init(pairs)
+        self.init(sortedEntries: entries)
     }
 }
 
@@ -151,17 +147,18 @@ extension CausalContext: BinaryCodable {
     public func encode(to writer: inout ByteWriter) {
         versionVector.encode(to: &writer)
         writer.write(varint: UInt64(cloud.count))
-        if writer.canonical {
-            for dot in cloud.sorted() { dot.encode(to: &writer) }
-        } else {
-            for dot in cloud { dot.encode(to: &writer) }
-        }
+        for dot in cloud { dot.encode(to: &writer) }  // kept sorted
     }
     public init(from reader: inout ByteReader) throws(CodecError) {
         let vv = try VersionVector(from: &reader)
-        let count = try reader.readCount(minimumItemSize: 3)
-        var cloud = Set<Dot>(minimumCapacity: count)
-        for _ in 0..<count { cloud.insert(try Dot(from: &reader)) }
+        let count = try reader.readCount(minimumItemSize: 2)
+        if count == 0 {
+            self.init(versionVector: vv)
+            return
+        }
+        var cloud: [Dot] = []
+        cloud.reserveCapacity(count)
+        for _ in 0..<count { cloud.append(try Dot(from: &reader)) }
         self.init(versionVector: vv, cloud: cloud)
     }
 }
@@ -176,7 +173,7 @@ extension DotSet: BinaryCodable {
         }
     }
     public init(from reader: inout ByteReader) throws(CodecError) {
-        let count = try reader.readCount(minimumItemSize: 3)
+        let count = try reader.readCount(minimumItemSize: 2)
         var dots = Set<Dot>(minimumCapacity: count)
         for _ in 0..<count {
             guard dots.insert(try Dot(from: &reader)).inserted else { throw .invalidValue("duplicate dot in a dot set") }
@@ -187,8 +184,12 @@ extension DotSet: BinaryCodable {
 
 extension DotFun: BinaryEncodable where Value: BinaryEncodable {
     public func encode(to writer: inout ByteWriter) {
-        writer.write(varint: UInt64(entries.count))
-        for entry in entries {
+        writer.write(varint: UInt64(count))
+        guard let head else { return }
+        head.dot.encode(to: &writer)
+        head.time.encode(to: &writer)
+        head.value.encode(to: &writer)
+        for entry in tail {
             entry.dot.encode(to: &writer)
             entry.time.encode(to: &writer)
             entry.value.encode(to: &writer)
@@ -198,15 +199,16 @@ extension DotFun: BinaryEncodable where Value: BinaryEncodable {
 
 extension DotFun: BinaryDecodable where Value: BinaryDecodable {
     public init(from reader: inout ByteReader) throws(CodecError) {
-        let count = try reader.readCount(minimumItemSize: 5)
-        var entries: [Entry] = []
-        entries.reserveCapacity(count)
-        for _ in 0..<count {
+        let count = try reader.readCount(minimumItemSize: 4)
+        self.init()
+        var last: Dot?
+        for index in 0..<count {
             let dot = try Dot(from: &reader)
-            if let last = entries.last, !(last.dot < dot) { throw .invalidValue("register entries out of order") }
-            entries.append(Entry(dot: dot, time: try HLCTimestamp(from: &reader), value: try Value(from: &reader)))
+            if let last, !(last < dot) { throw .invalidValue("register entries out of order") }
+            let entry = Entry(dot: dot, time: try HLCTimestamp(from: &reader), value: try Value(from: &reader))
+            if index == 0 { head = entry } else { tail.append(entry) }
+            last = dot
         }
-        self.init(entries)
     }
 }
 
@@ -230,15 +232,14 @@ extension DotMap: BinaryEncodable where Key: BinaryEncodable & Comparable, Store
 extension DotMap: BinaryDecodable where Key: BinaryDecodable & Comparable, Store: BinaryDecodable {
     public init(from reader: inout ByteReader) throws(CodecError) {
         let count = try reader.readCount(minimumItemSize: 2)
-        var storage: [Key: Store] = [:]
-        storage.reserveCapacity(count)
+        var storage = [Key: Store](minimumCapacity: count)
         for _ in 0..<count {
             let key = try Key(from: &reader)
             let store = try Store(from: &reader)
             if store.isBottom { throw .invalidValue("empty entry in a map") }
             guard storage.updateValue(store, forKey: key) == nil else { throw .invalidValue("duplicate key in a map") }
         }
-        self.init(storage)
+        self.init(unchecked: storage)
     }
 }
 
@@ -287,8 +288,7 @@ extension GrowOnlyMap: BinaryCodable {
     }
     public init(from reader: inout ByteReader) throws(CodecError) {
         let count = try reader.readCount(minimumItemSize: 2)
-        var storage: [Key: Value] = [:]
-        storage.reserveCapacity(count)
+        var storage = [Key: Value](minimumCapacity: count)
         for _ in 0..<count {
             let key = try Key(from: &reader)
             guard storage.updateValue(try Value(from: &reader), forKey: key) == nil else {

@@ -24,14 +24,48 @@ public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
 /// collections are written in sorted order, so equal values give equal bytes
 /// (what digests hash); otherwise they are written in iteration order, which
 /// is faster and decodes to the same value.
+///
+/// Replica ids recur in every dot, so they are written once, in a table that
+/// `finish()` puts in front of the body, and referred to by index.
 public struct ByteWriter: Sendable {
-    public var bytes: [UInt8]
+    /// The body written so far (without the replica table).
+    public private(set) var bytes: [UInt8]
     public let canonical: Bool
+    private var replicas: [ReplicaID] = []
+    private var replicaIndex: [ReplicaID: Int] = [:]
 
     public init(canonical: Bool = false, capacity: Int = 64) {
         self.canonical = canonical
         bytes = []
         bytes.reserveCapacity(capacity)
+    }
+
+    /// The finished document: the replica table, then the body.
+    public func finish() -> [UInt8] {
+        var header = ByteWriter(canonical: canonical, capacity: 1 + replicas.count * 8 + bytes.count)
+        header.write(varint: UInt64(replicas.count))
+        for replica in replicas { header.write(string: replica.rawValue) }
+        header.bytes.append(contentsOf: bytes)
+        return header.bytes
+    }
+
+    /// Writes a replica id as its index in the document's replica table.
+    public mutating func write(replica: ReplicaID) {
+        if replicas.count <= 16 {
+            for (index, known) in replicas.enumerated() where known == replica {
+                write(varint: UInt64(index))
+                return
+            }
+        } else if let index = replicaIndex[replica] {
+            write(varint: UInt64(index))
+            return
+        }
+        let index = replicas.count
+        replicas.append(replica)
+        if replicas.count > 16 {
+            if replicaIndex.isEmpty { for (i, known) in replicas.enumerated() { replicaIndex[known] = i } } else { replicaIndex[replica] = index }
+        }
+        write(varint: UInt64(index))
     }
 
     @inline(__always)
@@ -56,25 +90,48 @@ public struct ByteWriter: Sendable {
     public mutating func write(string: String) {
         // Canonical bytes must be equal for strings Swift considers equal, so
         // non-ASCII text is written in Unicode NFC there.
-        var s = canonical && !string.utf8.allSatisfy({ $0 < 0x80 }) ? string.precomposedStringWithCanonicalMapping : string
-        s.withUTF8 { buffer in
-            write(varint: UInt64(buffer.count))
-            bytes.append(contentsOf: buffer)
+        if canonical && !string.utf8.allSatisfy({ $0 < 0x80 }) {
+            writeUTF8(string.precomposedStringWithCanonicalMapping)
+        } else {
+            writeUTF8(string)
+        }
+    }
+
+    @inline(__always)
+    private mutating func writeUTF8(_ string: String) {
+        let utf8 = string.utf8
+        write(varint: UInt64(utf8.count))
+        if utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
+            bytes.append(contentsOf: utf8)
         }
     }
 
     public mutating func write<T: BinaryEncodable>(_ value: T) { value.encode(to: &self) }
 }
 
-/// Reads what `ByteWriter` wrote, checking every length against what is left
-/// so hostile input cannot make it allocate or read out of bounds.
+/// Reads what `ByteWriter.finish()` produced, checking every length against
+/// what is left so hostile input cannot make it allocate or read out of bounds.
 public struct ByteReader: Sendable {
     public let bytes: [UInt8]
     public private(set) var position: Int
+    private var replicas: [ReplicaID] = []
 
-    public init(_ bytes: [UInt8]) {
+    /// Starts reading a document: parses its replica table.
+    public init(_ bytes: [UInt8]) throws(CodecError) {
         self.bytes = bytes
         position = 0
+        let count = try readCount(minimumItemSize: 2)
+        replicas.reserveCapacity(count)
+        for _ in 0..<count {
+            let raw = try readString()
+            do { replicas.append(try ReplicaID(validating: raw)) } catch { throw .invalidValue(error.description) }
+        }
+    }
+
+    public mutating func readReplica() throws(CodecError) -> ReplicaID {
+        let index = try readVarint()
+        guard index < UInt64(replicas.count) else { throw .invalidValue("replica index \(index) outside the table of \(replicas.count)") }
+        return replicas[Int(index)]
     }
 
     public var remaining: Int { bytes.count - position }
@@ -122,8 +179,18 @@ public struct ByteReader: Sendable {
     }
 
     public mutating func readString() throws(CodecError) -> String {
-        let slice = try readBytes()
-        guard let string = String(validating: slice, as: UTF8.self) else { throw .invalidUTF8 }
+        let count = try readCount()
+        let start = position
+        position += count
+        // Work on the buffer directly: no slice (and no retain) per string.
+        let string: String? = bytes.withUnsafeBufferPointer { all in
+            let buffer = UnsafeBufferPointer(rebasing: all[start..<(start + count)])
+            var ascii = true
+            for byte in buffer where byte >= 0x80 { ascii = false; break }
+            if ascii { return String(decoding: buffer, as: UTF8.self) }
+            return String(validating: buffer, as: UTF8.self)
+        }
+        guard let string else { throw .invalidUTF8 }
         return string
     }
 
@@ -145,23 +212,23 @@ public typealias BinaryCodable = BinaryEncodable & BinaryDecodable
 extension BinaryEncodable {
     /// The canonical encoding: equal values give equal bytes.
     public var canonicalBytes: [UInt8] {
-        var writer = ByteWriter(canonical: true)
+        var writer = ByteWriter(canonical: true, capacity: 256)
         encode(to: &writer)
-        return writer.bytes
+        return writer.finish()
     }
 
     /// The fast encoding, for transfer and storage.
     public var encodedBytes: [UInt8] {
-        var writer = ByteWriter(canonical: false)
+        var writer = ByteWriter(canonical: false, capacity: 256)
         encode(to: &writer)
-        return writer.bytes
+        return writer.finish()
     }
 }
 
 extension BinaryDecodable {
     /// Decodes a value that must occupy all of `bytes`.
     public init(decoding bytes: [UInt8]) throws(CodecError) {
-        var reader = ByteReader(bytes)
+        var reader = try ByteReader(bytes)
         self = try Self(from: &reader)
         guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
     }

@@ -49,8 +49,9 @@ public struct DotSet: DotStore, Hashable {
 /// Usually holds one entry; two or more mean concurrent writes that nobody has
 /// overwritten yet. The register's value is the entry with the highest
 /// (HLC, replica id) stamp; the others are the losing sides of a conflict,
-/// kept until a later write that observed them replaces them all. Stored as a
-/// small array sorted by dot because it almost always has exactly one entry.
+/// kept until a later write that observed them replaces them all. The first
+/// entry is stored inline so the common single-entry register allocates
+/// nothing of its own.
 public struct DotFun<Value: Sendable & Equatable>: DotStore {
     public struct Entry: Sendable, Equatable {
         public var dot: Dot
@@ -65,37 +66,99 @@ public struct DotFun<Value: Sendable & Equatable>: DotStore {
         public var stamp: LWWStamp { LWWStamp(time: time, replica: dot.replica) }
     }
 
-    public private(set) var entries: [Entry]
+    /// The entry with the smallest dot, if any.
+    var head: Entry?
+    /// The other entries, sorted by dot (empty for a single-entry register).
+    var tail: [Entry]
 
-    public init() { entries = [] }
-    public init(_ entries: [Entry]) { self.entries = entries.sorted { $0.dot < $1.dot } }
-    public init(_ entry: Entry) { entries = [entry] }
+    public init() {
+        head = nil
+        tail = []
+    }
 
-    public var isBottom: Bool { entries.isEmpty }
+    public init(_ entries: [Entry]) {
+        self.init()
+        setEntries(entries.count > 1 ? entries.sorted { $0.dot < $1.dot } : entries)
+    }
 
-    public func forEachDot(_ body: (Dot) -> Void) { for entry in entries { body(entry.dot) } }
+    public init(_ entry: Entry) {
+        head = entry
+        tail = []
+    }
+
+    /// All entries, sorted by dot.
+    public var entries: [Entry] {
+        guard let head else { return [] }
+        if tail.isEmpty { return [head] }
+        return [head] + tail
+    }
+
+    public var count: Int { isBottom ? 0 : 1 + tail.count }
+
+    /// Checked without copying the entry (which would retain its strings).
+    public var isBottom: Bool {
+        switch head {
+        case .none: return true
+        case .some: return false
+        }
+    }
+
+    public func forEachDot(_ body: (Dot) -> Void) {
+        guard let head else { return }
+        body(head.dot)
+        for entry in tail { body(entry.dot) }
+    }
+
+    private mutating func setEntries(_ sorted: [Entry]) {
+        head = sorted.first
+        tail = sorted.count > 1 ? Array(sorted.dropFirst()) : []
+    }
+
+    private func contains(dot: Dot) -> Bool {
+        guard let head else { return false }
+        if head.dot == dot { return true }
+        return tail.contains { $0.dot == dot }
+    }
 
     public mutating func join(_ other: DotFun, context: CausalContext, otherContext: CausalContext) {
-        if other.entries.isEmpty && entries.isEmpty { return }
-        if other.entries == entries { return }
-        var result: [Entry] = []
-        result.reserveCapacity(entries.count + other.entries.count)
-        for entry in entries {
-            if other.entries.contains(where: { $0.dot == entry.dot }) || !otherContext.contains(entry.dot) {
-                result.append(entry)
+        guard let otherHead = other.head else {
+            // Only removals can come from the other side.
+            guard let head else { return }
+            if tail.isEmpty {
+                if otherContext.contains(head.dot) { self.head = nil }
+                return
             }
+            setEntries(entries.filter { !otherContext.contains($0.dot) })
+            return
         }
-        for entry in other.entries where !context.contains(entry.dot) {
-            if !result.contains(where: { $0.dot == entry.dot }) { result.append(entry) }
+        if let head, tail.isEmpty, other.tail.isEmpty {
+            if head.dot == otherHead.dot { return }  // same write on both sides
+        } else if head == nil {
+            // Nothing here: keep what we have not seen.
+            if other.tail.isEmpty {
+                if !context.contains(otherHead.dot) { self.head = otherHead }
+                return
+            }
+            setEntries(other.entries.filter { !context.contains($0.dot) })
+            return
+        }
+        var result: [Entry] = []
+        result.reserveCapacity(count + other.count)
+        for entry in entries where other.contains(dot: entry.dot) || !otherContext.contains(entry.dot) {
+            result.append(entry)
+        }
+        for entry in other.entries where !context.contains(entry.dot) && !contains(dot: entry.dot) {
+            result.append(entry)
         }
         if result.count > 1 { result.sort { $0.dot < $1.dot } }
-        entries = result
+        setEntries(result)
     }
 
     /// Replaces every entry with one: the in-place effect of a write that
     /// observed all current entries.
     mutating func replaceAll(with entry: Entry) {
-        if entries.count == 1 { entries[0] = entry } else { entries = [entry] }
+        head = entry
+        if !tail.isEmpty { tail = [] }
     }
 }
 
@@ -106,11 +169,14 @@ public struct DotMap<Key: Hashable & Sendable, Store: DotStore>: DotStore {
 
     public init() { storage = [:] }
     public init(_ storage: [Key: Store]) {
-        self.storage = storage.values.contains(where: \.isBottom) ? storage.filter { !$0.value.isBottom } : storage
+        self.storage = storage.values.contains(where: { $0.isBottom }) ? storage.filter { !$0.value.isBottom } : storage
     }
 
     /// One non-empty entry: the shape of most deltas.
     init(key: Key, store: Store) { storage = [key: store] }
+
+    /// Storage already known to hold no empty stores (decoders, mutators).
+    init(unchecked storage: [Key: Store]) { self.storage = storage }
 
     public var isBottom: Bool { storage.isEmpty }
     public var count: Int { storage.count }
@@ -168,6 +234,12 @@ public struct Causal<Store: DotStore>: Sendable, Equatable {
     }
 
     public mutating func join(_ other: Causal<Store>) {
+        if other.context.isEmpty && other.store.isBottom { return }
+        if context.isEmpty && store.isBottom {
+            // Joining into nothing: the result is the other side, as is.
+            self = other
+            return
+        }
         store.join(other.store, context: context, otherContext: other.context)
         context.formUnion(other.context)
     }

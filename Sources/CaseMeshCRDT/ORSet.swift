@@ -38,10 +38,24 @@ extension DotMap {
     public mutating func assign<V>(
         _ key: Key, _ value: V, time: HLCTimestamp, replica: ReplicaID, context: inout CausalContext
     ) -> Causal<DotMap> where Store == DotFun<V> {
-        var register = storage.removeValue(forKey: key) ?? DotFun()
-        let delta = register.assign(value, time: time, replica: replica, context: &context)
-        storage[key] = register
+        let delta = storage[key, default: DotFun()].assign(value, time: time, replica: replica, context: &context)
         return Causal(store: DotMap(key: key, store: delta.store), context: delta.context)
+    }
+
+    /// Writes several registers as one operation: one delta with one context.
+    public mutating func assign<V>(
+        _ pairs: [(Key, V)], time: HLCTimestamp, replica: ReplicaID, context: inout CausalContext
+    ) -> Causal<DotMap> where Store == DotFun<V> {
+        // `Dictionary(minimumCapacity:)` is specialised; `reserveCapacity` on a
+        // small dictionary costs more than the inserts it saves.
+        var deltaStorage = [Key: DotFun<V>](minimumCapacity: pairs.count)
+        if storage.isEmpty { storage = [Key: DotFun<V>](minimumCapacity: pairs.count) }
+        var deltaContext = CausalContext()
+        for (key, value) in pairs {
+            deltaStorage[key] = storage[key, default: DotFun()].assign(
+                value, time: time, replica: replica, context: &context, deltaContext: &deltaContext)
+        }
+        return Causal(store: DotMap(unchecked: deltaStorage), context: deltaContext)
     }
 
     /// The winning value of the register under `key`.
@@ -90,6 +104,12 @@ public struct ORMap<Key: Hashable & Sendable, Value: Sendable & Equatable>: Send
     @discardableResult
     public mutating func set(_ key: Key, _ value: Value, time: HLCTimestamp, replica: ReplicaID) -> ORMap {
         ORMap(state: state.store.assign(key, value, time: time, replica: replica, context: &state.context))
+    }
+
+    /// Sets several keys as one operation (one delta).
+    @discardableResult
+    public mutating func set(_ pairs: [(Key, Value)], time: HLCTimestamp, replica: ReplicaID) -> ORMap {
+        ORMap(state: state.store.assign(pairs, time: time, replica: replica, context: &state.context))
     }
 
     @discardableResult

@@ -2,8 +2,8 @@ extension DotFun {
     /// The winning write: highest (HLC, replica id). Every replica holding the
     /// same entries picks the same winner.
     public var winner: Entry? {
-        guard var best = entries.first else { return nil }
-        for entry in entries.dropFirst() where best.stamp < entry.stamp { best = entry }
+        guard var best = head else { return nil }
+        for entry in tail where best.stamp < entry.stamp { best = entry }
         return best
     }
 
@@ -12,7 +12,7 @@ extension DotFun {
 
     /// Concurrent writes that lose to the winner (a visible conflict while non-empty).
     public var losers: [Entry] {
-        guard let winner else { return [] }
+        guard let winner, !tail.isEmpty else { return [] }
         return entries.filter { $0.dot != winner.dot }.sorted { $0.stamp > $1.stamp }
     }
 
@@ -22,18 +22,25 @@ extension DotFun {
     public mutating func assign(
         _ value: Value, time: HLCTimestamp, replica: ReplicaID, context: inout CausalContext
     ) -> Causal<DotFun> {
+        var deltaContext = CausalContext()
+        let store = assign(value, time: time, replica: replica, context: &context, deltaContext: &deltaContext)
+        return Causal(store: store, context: deltaContext)
+    }
+
+    /// The same, adding the delta's context (the new dot plus every dot it
+    /// overwrites) to `deltaContext`, so several writes can share one delta.
+    mutating func assign(
+        _ value: Value, time: HLCTimestamp, replica: ReplicaID, context: inout CausalContext, deltaContext: inout CausalContext
+    ) -> DotFun {
         let dot = context.nextDot(for: replica)
         let entry = Entry(dot: dot, time: time, value: value)
-        let deltaContext: CausalContext
-        if entries.isEmpty {
-            deltaContext = CausalContext(dots: CollectionOfOne(dot))
-        } else {
-            var covered = entries.map(\.dot)
-            covered.append(dot)
-            deltaContext = CausalContext(dots: covered)
+        if let head {
+            deltaContext.insert(head.dot)
+            for other in tail { deltaContext.insert(other.dot) }
         }
+        deltaContext.insert(dot)
         replaceAll(with: entry)
-        return Causal(store: DotFun(entry), context: deltaContext)
+        return DotFun(entry)
     }
 }
 

@@ -24,12 +24,12 @@ public struct SHA256: Sendable {
     public mutating func update(_ bytes: some Sequence<UInt8>) {
         for byte in bytes {
             buffer.append(byte)
+            length &+= 1
             if buffer.count == 64 {
                 compress(buffer)
                 buffer.removeAll(keepingCapacity: true)
             }
         }
-        length &+= UInt64(bytes.underestimatedCount)
     }
 
     public mutating func update(_ bytes: [UInt8]) {
@@ -73,7 +73,12 @@ public struct SHA256: Sendable {
     }
 
     private mutating func compress<C: Collection<UInt8>>(_ block: C) where C.Index == Int {
-        var w = [UInt32](repeating: 0, count: 64)
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            compress(block, schedule: w)
+        }
+    }
+
+    private mutating func compress<C: Collection<UInt8>>(_ block: C, schedule w: UnsafeMutableBufferPointer<UInt32>) where C.Index == Int {
         let base = block.startIndex
         for i in 0..<16 {
             w[i] = UInt32(block[base + 4 * i]) << 24 | UInt32(block[base + 4 * i + 1]) << 16

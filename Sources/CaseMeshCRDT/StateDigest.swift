@@ -21,7 +21,7 @@ public struct StateDigest: Hashable, Sendable, CustomStringConvertible {
         var hasher = SHA256()
         var prefix = ByteWriter(canonical: true)
         prefix.write(bytes: key)
-        hasher.update(prefix.bytes)
+        hasher.update(prefix.finish())
         hasher.update(content)
         return StateDigest(bytes: hasher.finalize())
     }

@@ -15,6 +15,9 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
 
     public init() { entries = [] }
 
+    /// Entries already sorted by replica with non-zero counters (decoders).
+    init(sortedEntries: [Entry]) { entries = sortedEntries }
+
     public init(_ pairs: [ReplicaID: UInt64]) {
         entries = pairs.filter { $0.value > 0 }.map { Entry(replica: $0.key, counter: $0.value) }
             .sorted { $0.replica < $1.replica }

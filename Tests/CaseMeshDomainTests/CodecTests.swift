@@ -66,7 +66,9 @@ import CaseMeshCRDT
     /// A later layout must not be misread as this one.
     @Test func unknownFormatVersionThrows() throws {
         var bytes = try richCase().encodedBytes
-        bytes[0] = 2
+        // The version is the first byte of the body, after the replica table.
+        let versionOffset = try ByteReader(bytes).position
+        bytes[versionOffset] = 2
         #expect(throws: CodecError.invalidValue("case state format version 2")) { try CaseState(decoding: bytes) }
     }
 

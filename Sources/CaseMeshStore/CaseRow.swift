@@ -1,0 +1,49 @@
+import CaseMeshCRDT
+import CaseMeshDomain
+import Foundation
+import GRDB
+
+/// The `cases` table: the CRDT state as a blob plus the columns queries
+/// filter and sort on, all derived from the state on every write.
+struct CaseRow: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "cases"
+
+    var rowid: Int64?
+    var id: String
+    var number: String
+    var state: Data
+    var digest: Data
+    var title: String
+    var status: String
+    var severity: String
+    var owning_region: String
+    var owner: String?
+    var sla_due_at: Int64?
+    var updated_at: Int64
+    var created_at: Int64
+
+    init(rowid: Int64?, state: CaseState, digest: StateDigest, now: Int64) {
+        self.rowid = rowid
+        id = state.id.rawValue
+        number = state.header.number
+        self.state = Data(state.encodedBytes)
+        self.digest = Data(digest.bytes)
+        title = state.title ?? ""
+        status = state.status.rawValue
+        severity = (state.severity ?? .sev4).rawValue
+        owning_region = state.owningRegion.rawValue
+        owner = state.owner
+        sla_due_at = state.sla(now: now).nextDueAt
+        updated_at = Int64(clamping: state.updatedAt.wallMillis)
+        created_at = Int64(clamping: state.header.createdAt.wallMillis)
+    }
+
+    func decodeState() throws -> CaseState {
+        try CaseState(decoding: [UInt8](state))
+    }
+
+    /// The text full-text search covers.
+    static func searchText(_ state: CaseState) -> (title: String, problem: String, notes: String) {
+        (state.title ?? "", state.text(.problemStatement) ?? "", state.notes.map(\.text).joined(separator: "\n"))
+    }
+}

@@ -1,0 +1,213 @@
+import CaseMeshCRDT
+import CaseMeshDomain
+import Foundation
+import GRDB
+
+extension NodeStore {
+    static func loadWriterState(_ db: Database, configuration: StoreConfiguration, wallClock: any WallClock) throws -> WriterState {
+        if let owner = try String.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM node_meta WHERE key = 'node'") {
+            guard owner == configuration.replica.rawValue else {
+                throw StoreError.wrongNode(expected: configuration.replica.rawValue, found: owner)
+            }
+        } else {
+            try db.execute(sql: "INSERT INTO node_meta(key, value) VALUES ('node', ?)", arguments: [configuration.replica.rawValue])
+        }
+        let bound = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM node_meta WHERE key = 'hlc_upper_bound'") ?? 0
+        let digestBytes = try Data.fetchOne(db, sql: "SELECT value FROM node_meta WHERE key = 'digest'")
+        let digest: StateDigest
+        if let digestBytes {
+            guard digestBytes.count == 32 else { throw StoreError.corrupt(path: configuration.databasePath, reason: "stored digest has \(digestBytes.count) bytes") }
+            digest = StateDigest(bytes: [UInt8](digestBytes))
+        } else {
+            digest = .zero
+        }
+        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM cases") ?? 0
+        var applied: [ReplicaID: UInt64] = [:]
+        var retained: [ReplicaID: UInt64] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT origin, applied, retained_from FROM log_positions") {
+            let origin = ReplicaID(row["origin"] as String)
+            applied[origin] = UInt64(row["applied"] as Int64)
+            retained[origin] = UInt64(row["retained_from"] as Int64)
+        }
+        let clock = HybridLogicalClock(wallClock: wallClock, maxOffsetMillis: configuration.maxClockOffsetMillis,
+                                       restoredUpperBound: UInt64(max(bound, 0)))
+        return WriterState(clock: clock, digest: digest, caseCount: count, applied: applied, retainedFrom: retained, failure: nil)
+    }
+
+    /// Commits a batch in one transaction. Jobs the domain refuses fail
+    /// alone; a storage failure fails the whole batch and nothing is
+    /// acknowledged.
+    func commit(_ jobs: [WriteJob]) async -> [Result<WriteOutcome, StoreError>] {
+        let start = writer.withLock { $0 }
+        do {
+            let (results, end) = try await pool.write { db in
+                var state = start
+                var cache: [CaseID: (row: Int64?, state: CaseState, digest: StateDigest)] = [:]
+                var results: [Result<WriteOutcome, StoreError>] = []
+                results.reserveCapacity(jobs.count)
+                for job in jobs {
+                    do {
+                        results.append(.success(try self.apply(job, db: db, state: &state, cache: &cache)))
+                    } catch let error as StoreError {
+                        results.append(.failure(error))
+                    } catch let error as DomainError {
+                        results.append(.failure(.rejected(error)))
+                    }
+                }
+                try self.finishBatch(db: db, state: &state, start: start)
+                return (results, state)
+            }
+            writer.withLock { $0 = end }
+            return results
+        } catch {
+            let reason = Self.classifyWrite(error)
+            logger.error("commit failed; writes refused until restart", metadata: ["node": "\(configuration.replica)", "reason": "\(reason)"])
+            writer.withLock { $0.failure = reason }
+            return jobs.map { _ in .failure(.writeFailed(reason: reason)) }
+        }
+    }
+
+    private func apply(_ job: WriteJob, db: Database, state: inout WriterState,
+                       cache: inout [CaseID: (row: Int64?, state: CaseState, digest: StateDigest)]) throws -> WriteOutcome {
+        switch job {
+        case let .create(draft, actor):
+            let id = try draft.id ?? CaseID(UUID().uuidString.lowercased())
+            if let existing = try loadCase(id, db: db, cache: &cache) {
+                return WriteOutcome(state: existing.state, delta: nil, position: nil, followUpPosition: nil, created: false)
+            }
+            let (number, sequence) = try nextCaseNumber(db: db)
+            let time = try tick(&state, db: db)
+            let newCase = NewCase(id: id, number: number, region: configuration.region, title: draft.title, customer: draft.customer,
+                                  product: draft.product, severity: draft.severity, level: draft.level, fields: draft.fields)
+            let created = try CaseState.create(newCase, context: CommandContext(replica: configuration.replica, time: time, actor: actor))
+            try db.execute(sql: "INSERT INTO region_counters(region, last) VALUES (?, ?) ON CONFLICT(region) DO UPDATE SET last = excluded.last",
+                           arguments: [configuration.region.rawValue, sequence])
+            let position = try persist(id: id, previous: nil, new: created, delta: created, origin: configuration.replica, db: db, state: &state, cache: &cache)
+            return WriteOutcome(state: created, delta: created, position: position, followUpPosition: nil, created: true)
+
+        case let .command(id, command, actor):
+            guard let existing = try loadCase(id, db: db, cache: &cache) else {
+                throw StoreError.rejected(DomainError(code: .notFound, message: "no case with id \(id)", field: "id"))
+            }
+            let time = try tick(&state, db: db)
+            var updated = existing.state
+            let delta = try updated.execute(command, context: CommandContext(replica: configuration.replica, time: time, actor: actor))
+            let position = try persist(id: id, previous: existing, new: updated, delta: delta, origin: configuration.replica, db: db, state: &state, cache: &cache)
+            return WriteOutcome(state: updated, delta: delta, position: position, followUpPosition: nil, created: false)
+
+        case let .remote(origin, counter, delta):
+            let applied = state.applied[origin] ?? 0
+            if counter <= applied {
+                let current = try loadCase(delta.id, db: db, cache: &cache)?.state ?? delta
+                return WriteOutcome(state: current, delta: nil, position: nil, followUpPosition: nil, created: false)
+            }
+            guard counter == applied + 1 else {
+                throw StoreError.outOfOrder(origin: origin.rawValue, expected: applied + 1, got: counter)
+            }
+            // Fold the remote clock into ours (rejecting excess skew) before anything is written.
+            let remoteTime = delta.timeline.storage.keys.map(\.time).max() ?? delta.header.createdAt
+            let reading: HLCReading
+            do {
+                reading = try state.clock.receive(remoteTime)
+            } catch {
+                throw StoreError.clockSkew(error.description)
+            }
+            if let bound = reading.upperBoundToPersist { try persistClockBound(bound, db: db) }
+            let existing = try loadCase(delta.id, db: db, cache: &cache)
+            var merged = existing?.state ?? CaseState(header: delta.header)
+            let followUp = merged.merge(delta)
+            let position = try persist(id: delta.id, previous: existing, new: merged, delta: delta, origin: origin,
+                                       db: db, state: &state, cache: &cache)
+            var followUpPosition: LogPosition?
+            if let followUp {
+                followUpPosition = try appendLog(origin: configuration.replica, caseID: delta.id, delta: followUp, db: db, state: &state)
+            }
+            return WriteOutcome(state: merged, delta: delta, position: position, followUpPosition: followUpPosition, created: false)
+        }
+    }
+
+    private func tick(_ state: inout WriterState, db: Database) throws -> HLCTimestamp {
+        let reading = state.clock.now()
+        if let bound = reading.upperBoundToPersist { try persistClockBound(bound, db: db) }
+        return reading.timestamp
+    }
+
+    private func persistClockBound(_ bound: UInt64, db: Database) throws {
+        try db.execute(sql: "INSERT INTO node_meta(key, value) VALUES ('hlc_upper_bound', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       arguments: [Int64(clamping: bound)])
+    }
+
+    private func loadCase(_ id: CaseID, db: Database, cache: inout [CaseID: (row: Int64?, state: CaseState, digest: StateDigest)]) throws -> (row: Int64?, state: CaseState, digest: StateDigest)? {
+        if let cached = cache[id] { return cached }
+        guard let row = try CaseRow.filter(Column("id") == id.rawValue).fetchOne(db) else { return nil }
+        let loaded = (row: row.rowid, state: try row.decodeState(), digest: StateDigest(bytes: [UInt8](row.digest)))
+        cache[id] = loaded
+        return loaded
+    }
+
+    /// The next number of this node's region, e.g. `EMEA-000124`; the counter
+    /// is only written once the case is known to be valid, so refusals leave no gaps.
+    private func nextCaseNumber(db: Database) throws -> (String, Int64) {
+        let region = configuration.region.rawValue
+        let value = (try Int64.fetchOne(db, sql: "SELECT last FROM region_counters WHERE region = ?", arguments: [region]) ?? 0) + 1
+        let digits = String(value)
+        return ("\(region)-\(String(repeating: "0", count: max(0, 6 - digits.count)))\(digits)", value)
+    }
+
+    /// Writes the case row, its search entry, the delta and the digest.
+    private func persist(id: CaseID, previous: (row: Int64?, state: CaseState, digest: StateDigest)?, new: CaseState, delta: CaseState,
+                         origin: ReplicaID, db: Database, state: inout WriterState,
+                         cache: inout [CaseID: (row: Int64?, state: CaseState, digest: StateDigest)]) throws -> LogPosition {
+        let digest = new.digest
+        let now = Int64(clamping: wallClock.nowMillis())
+        var row = CaseRow(rowid: previous?.row, state: new, digest: digest, now: now)
+        if previous == nil {
+            try row.insert(db)
+            row.rowid = db.lastInsertedRowID
+            state.caseCount += 1
+        } else {
+            try row.update(db)
+        }
+        let text = CaseRow.searchText(new)
+        if previous.map({ CaseRow.searchText($0.state) != text }) ?? true {
+            if previous != nil { try db.execute(sql: "DELETE FROM case_search WHERE rowid = ?", arguments: [row.rowid]) }
+            try db.execute(sql: "INSERT INTO case_search(rowid, title, problem, notes) VALUES (?, ?, ?, ?)",
+                           arguments: [row.rowid, text.title, text.problem, text.notes])
+        }
+        if let previous { state.digest.toggle(previous.digest) }
+        state.digest.toggle(digest)
+        cache[id] = (row: row.rowid, state: new, digest: digest)
+        return try appendLog(origin: origin, caseID: id, delta: delta, db: db, state: &state)
+    }
+
+    private func appendLog(origin: ReplicaID, caseID: CaseID, delta: CaseState, db: Database, state: inout WriterState) throws -> LogPosition {
+        let counter = (state.applied[origin] ?? 0) + 1
+        try db.execute(sql: "INSERT INTO delta_log(origin, counter, case_id, delta, committed_at) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [origin.rawValue, Int64(counter), caseID.rawValue, Data(delta.encodedBytes), Int64(clamping: wallClock.nowMillis())])
+        state.applied[origin] = counter
+        if state.retainedFrom[origin] == nil { state.retainedFrom[origin] = 1 }
+        return LogPosition(origin: origin, counter: counter)
+    }
+
+    /// Writes what the batch changed in the node's bookkeeping and trims the log.
+    func finishBatch(db: Database, state: inout WriterState, start: WriterState) throws {
+        for (origin, counter) in state.applied where counter != start.applied[origin] {
+            let limit = UInt64(max(configuration.deltaLogRetention, 1))
+            var from = state.retainedFrom[origin] ?? 1
+            // Trim in chunks of 10% so the delete runs rarely.
+            if counter >= from && counter - from + 1 > limit + limit / 10 {
+                from = counter - limit + 1
+                try db.execute(sql: "DELETE FROM delta_log WHERE origin = ? AND counter < ?", arguments: [origin.rawValue, Int64(from)])
+                state.retainedFrom[origin] = from
+            }
+            try db.execute(sql: """
+                INSERT INTO log_positions(origin, applied, retained_from) VALUES (?, ?, ?)
+                ON CONFLICT(origin) DO UPDATE SET applied = excluded.applied, retained_from = excluded.retained_from
+                """, arguments: [origin.rawValue, Int64(counter), Int64(from)])
+        }
+        if state.digest != start.digest {
+            try db.execute(sql: "INSERT INTO node_meta(key, value) VALUES ('digest', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                           arguments: [Data(state.digest.bytes)])
+        }
+    }
+}

@@ -1,0 +1,226 @@
+import CaseMeshCRDT
+import CaseMeshDomain
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+
+/// One node's durable store: case states, the replicated delta log, the
+/// version vector of applied deltas, the HLC upper bound and per-peer
+/// acknowledgements, in one SQLite database (WAL) under the data directory.
+///
+/// Every write is committed — case row, delta, log position, digest, clock
+/// bound, all in one transaction — before its caller is answered. Concurrent
+/// writers are grouped into one transaction (group commit) so one fsync
+/// acknowledges many writes.
+public final class NodeStore: Sendable {
+    public let configuration: StoreConfiguration
+    let pool: DatabasePool
+    let logger: Logger
+    let wallClock: any WallClock
+    let writer: Mutex<WriterState>
+    private let queue: CommitQueue
+
+    /// What only the (serialised) writer changes, mirrored from the database.
+    struct WriterState: Sendable {
+        var clock: HybridLogicalClock
+        var digest: StateDigest
+        var caseCount: Int
+        var applied: [ReplicaID: UInt64]
+        var retainedFrom: [ReplicaID: UInt64]
+        var failure: String?
+    }
+
+    /// Opens (creating if needed) the store of `configuration`.
+    public static func open(_ configuration: StoreConfiguration, wallClock: any WallClock, logger: Logger) throws(StoreError) -> NodeStore {
+        let directory = configuration.storeDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .cannotOpen(path: directory, reason: describe(error))
+        }
+        var config = Configuration()
+        config.label = "casemesh-\(configuration.replica)"
+        config.busyMode = .timeout(10)
+        config.maximumReaderCount = 4
+        let durability = configuration.durability
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability.pragma)")
+            try db.execute(sql: "PRAGMA cache_size = -32768")  // 32 MiB per connection
+        }
+        let path = configuration.databasePath
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Schema.migrator.migrate(pool)
+        } catch {
+            throw classifyOpen(error, path: path)
+        }
+        let state: WriterState
+        do {
+            state = try pool.write { db in try loadWriterState(db, configuration: configuration, wallClock: wallClock) }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw classifyOpen(error, path: path)
+        }
+        logger.info("store opened", metadata: [
+            "node": "\(configuration.replica)", "path": "\(path)", "cases": "\(state.caseCount)",
+            "durability": "\(configuration.durability.rawValue)",
+        ])
+        return NodeStore(configuration: configuration, pool: pool, logger: logger, wallClock: wallClock, state: state)
+    }
+
+    private init(configuration: StoreConfiguration, pool: DatabasePool, logger: Logger, wallClock: any WallClock, state: WriterState) {
+        self.configuration = configuration
+        self.pool = pool
+        self.logger = logger
+        self.wallClock = wallClock
+        writer = Mutex(state)
+        queue = CommitQueue()
+    }
+
+    /// Closes the database; pending writes finish first.
+    public func close() async {
+        await queue.waitIdle()
+        try? pool.close()
+    }
+
+    // MARK: - Writes
+
+    /// Opens a new case. A retry with the id of an existing case returns
+    /// that case with `created == false` instead of failing.
+    public func create(_ draft: CaseDraft, actor: String) async throws(StoreError) -> WriteOutcome {
+        try await submit(.create(draft, actor: actor))
+    }
+
+    /// Runs a command on a case.
+    public func execute(_ command: CaseCommand, on id: CaseID, actor: String) async throws(StoreError) -> WriteOutcome {
+        try await submit(.command(id, command, actor: actor))
+    }
+
+    /// Applies a delta that `origin` logged as its `counter`-th. Duplicates
+    /// are acknowledged without effect; a gap is refused so the sender resends.
+    public func applyRemote(origin: ReplicaID, counter: UInt64, delta: CaseState) async throws(StoreError) -> WriteOutcome {
+        try await submit(.remote(origin: origin, counter: counter, delta: delta))
+    }
+
+    private func submit(_ job: WriteJob) async throws(StoreError) -> WriteOutcome {
+        if let failure = writer.withLock({ $0.failure }) { throw .readOnly(reason: failure) }
+        let result = await queue.submit(job) { jobs in await self.commit(jobs) }
+        return try result.get()
+    }
+
+    // MARK: - Reads
+
+    /// The node's digest and case count (kept current by every commit).
+    public var digest: (digest: StateDigest, cases: Int) {
+        writer.withLock { ($0.digest, $0.caseCount) }
+    }
+
+    /// Why writes are refused, if they are.
+    public var writeFailure: String? { writer.withLock { $0.failure } }
+
+    /// The highest contiguous log counter applied per origin.
+    public var appliedPositions: [ReplicaID: UInt64] { writer.withLock { $0.applied } }
+
+    public func caseState(_ id: CaseID) throws(StoreError) -> CaseState? {
+        try read { db in try CaseRow.filter(Column("id") == id.rawValue).fetchOne(db)?.decodeState() }
+    }
+
+    /// Runs `PRAGMA integrity_check`; returns the problems found (empty when ok).
+    public func integrityCheck() throws(StoreError) -> [String] {
+        try read { db in
+            let rows = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            return rows == ["ok"] ? [] : rows
+        }
+    }
+
+    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch let error as CodecError {
+            throw .corrupt(path: configuration.databasePath, reason: "a stored case does not decode: \(error)")
+        } catch {
+            throw Self.classifyRead(error, path: configuration.databasePath)
+        }
+    }
+
+    // MARK: - Error classification
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
+        return "\(error)"
+    }
+
+    static func classifyOpen(_ error: any Error, path: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let db = error as? DatabaseError {
+            switch db.resultCode.primaryResultCode {
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB: return .corrupt(path: path, reason: describe(db))
+            case .SQLITE_FULL: return .writeFailed(reason: "the disk is full")
+            default: return .cannotOpen(path: path, reason: describe(db))
+            }
+        }
+        if error is CodecError { return .corrupt(path: path, reason: "\(error)") }
+        return .cannotOpen(path: path, reason: describe(error))
+    }
+
+    static func classifyRead(_ error: any Error, path: String) -> StoreError {
+        if let db = error as? DatabaseError,
+           db.resultCode.primaryResultCode == .SQLITE_CORRUPT || db.resultCode.primaryResultCode == .SQLITE_NOTADB {
+            return .corrupt(path: path, reason: describe(db))
+        }
+        return .cannotOpen(path: path, reason: describe(error))
+    }
+
+    static func classifyWrite(_ error: any Error) -> String {
+        if let db = error as? DatabaseError {
+            switch db.resultCode.primaryResultCode {
+            case .SQLITE_FULL: return "the disk is full"
+            case .SQLITE_READONLY: return "the database or its folder is read-only"
+            case .SQLITE_IOERR: return "disk I/O error (\(describe(db)))"
+            case .SQLITE_CORRUPT: return "the database is damaged (\(describe(db)))"
+            default: return describe(db)
+            }
+        }
+        return describe(error)
+    }
+}
+
+/// Collects writes while a commit is running, then commits them together.
+actor CommitQueue {
+    private var pending: [(WriteJob, CheckedContinuation<Result<WriteOutcome, StoreError>, Never>)] = []
+    private var draining = false
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    static let maxBatch = 512
+
+    func submit(_ job: WriteJob, commit: @escaping @Sendable ([WriteJob]) async -> [Result<WriteOutcome, StoreError>]) async -> Result<WriteOutcome, StoreError> {
+        await withCheckedContinuation { continuation in
+            pending.append((job, continuation))
+            if !draining {
+                draining = true
+                Task { await self.drain(commit) }
+            }
+        }
+    }
+
+    private func drain(_ commit: @Sendable ([WriteJob]) async -> [Result<WriteOutcome, StoreError>]) async {
+        while !pending.isEmpty {
+            let batch = Array(pending.prefix(Self.maxBatch))
+            pending.removeFirst(batch.count)
+            let results = await commit(batch.map(\.0))
+            for (index, entry) in batch.enumerated() { entry.1.resume(returning: results[index]) }
+        }
+        draining = false
+        for waiter in idleWaiters { waiter.resume() }
+        idleWaiters = []
+    }
+
+    func waitIdle() async {
+        if !draining { return }
+        await withCheckedContinuation { idleWaiters.append($0) }
+    }
+}

@@ -1,0 +1,69 @@
+import GRDB
+
+/// The database schema. Migrations are append-only: a shipped migration is
+/// never edited, a change is a new migration.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE node_meta (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    value BLOB NOT NULL
+                ) WITHOUT ROWID;
+
+                CREATE TABLE cases (
+                    rowid INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE CHECK (length(id) BETWEEN 1 AND 64),
+                    number TEXT NOT NULL,
+                    state BLOB NOT NULL,
+                    digest BLOB NOT NULL CHECK (length(digest) = 32),
+                    title TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    owning_region TEXT NOT NULL,
+                    owner TEXT,
+                    sla_due_at INTEGER,
+                    updated_at INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE INDEX cases_by_updated ON cases(updated_at, id);
+                CREATE INDEX cases_by_status ON cases(status, updated_at, id);
+                CREATE INDEX cases_by_severity ON cases(severity, updated_at, id);
+                CREATE INDEX cases_by_region ON cases(owning_region, updated_at, id);
+                CREATE INDEX cases_by_owner ON cases(owner, updated_at, id);
+                CREATE INDEX cases_by_sla_due ON cases(sla_due_at);
+
+                CREATE VIRTUAL TABLE case_search USING fts5(title, problem, notes, tokenize = 'unicode61');
+
+                CREATE TABLE delta_log (
+                    origin TEXT NOT NULL,
+                    counter INTEGER NOT NULL CHECK (counter > 0),
+                    case_id TEXT NOT NULL,
+                    delta BLOB NOT NULL,
+                    committed_at INTEGER NOT NULL,
+                    PRIMARY KEY (origin, counter)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE log_positions (
+                    origin TEXT PRIMARY KEY NOT NULL,
+                    applied INTEGER NOT NULL CHECK (applied >= 0),
+                    retained_from INTEGER NOT NULL CHECK (retained_from >= 1)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE peer_acks (
+                    peer TEXT NOT NULL,
+                    origin TEXT NOT NULL,
+                    counter INTEGER NOT NULL CHECK (counter >= 0),
+                    PRIMARY KEY (peer, origin)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE region_counters (
+                    region TEXT PRIMARY KEY NOT NULL,
+                    last INTEGER NOT NULL CHECK (last >= 0)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+}

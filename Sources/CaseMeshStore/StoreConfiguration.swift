@@ -1,0 +1,53 @@
+import CaseMeshCRDT
+import CaseMeshDomain
+
+/// How hard a commit works to survive failures. Maps to SQLite's
+/// `synchronous` setting in WAL mode.
+public enum Durability: String, Sendable, CaseIterable {
+    /// Default. Every commit is fsynced before it is acknowledged: an
+    /// acknowledged write survives a process crash and a power loss.
+    case full
+    /// Commits reach the OS but the WAL is fsynced only at checkpoints: an
+    /// acknowledged write survives a process crash, but the last commits
+    /// before a power loss or kernel panic may be lost.
+    case normal
+    /// No fsync at all: survives a process crash only while the OS stays up;
+    /// a power loss can lose recent commits or corrupt the database. For
+    /// benchmarks and throwaway test clusters only.
+    case off
+
+    var pragma: String {
+        switch self {
+        case .full: return "FULL"
+        case .normal: return "NORMAL"
+        case .off: return "OFF"
+        }
+    }
+}
+
+/// Settings of one node's store.
+public struct StoreConfiguration: Sendable {
+    /// The node's data directory; the database lives in `<dataDirectory>/store/`.
+    public var dataDirectory: String
+    public var replica: ReplicaID
+    public var region: Region
+    public var durability: Durability
+    /// How many delta-log entries to keep per origin replica. Older entries
+    /// are dropped; a peer that needs them catches up by digest comparison.
+    public var deltaLogRetention: Int
+    /// Maximum HLC offset accepted from remote timestamps.
+    public var maxClockOffsetMillis: UInt64
+
+    public init(dataDirectory: String, replica: ReplicaID, region: Region, durability: Durability = .full,
+                deltaLogRetention: Int = 100_000, maxClockOffsetMillis: UInt64 = 500) {
+        self.dataDirectory = dataDirectory
+        self.replica = replica
+        self.region = region
+        self.durability = durability
+        self.deltaLogRetention = deltaLogRetention
+        self.maxClockOffsetMillis = maxClockOffsetMillis
+    }
+
+    public var storeDirectory: String { dataDirectory + "/store" }
+    public var databasePath: String { storeDirectory + "/casemesh.sqlite" }
+}
