@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "CaseMeshDomain", targets: ["CaseMeshDomain"]),
         .library(name: "CaseMeshStore", targets: ["CaseMeshStore"]),
         .executable(name: "casemesh-bench-core", targets: ["CaseMeshBench"]),
+        .executable(name: "casemesh-crash-writer", targets: ["CaseMeshCrashWriter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
@@ -28,6 +29,10 @@ let package = Package(
             name: "CaseMeshStore",
             dependencies: ["CaseMeshCRDT", "CaseMeshDomain", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimized
+        ),
+        .executableTarget(
+            name: "CaseMeshCrashWriter",
+            dependencies: ["CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(name: "CaseMeshBench", dependencies: ["CaseMeshCRDT", "CaseMeshDomain"], swiftSettings: optimized),
         .testTarget(
