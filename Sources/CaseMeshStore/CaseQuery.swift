@@ -62,9 +62,9 @@ extension NodeStore {
         if let region = query.region { conditions.append("c.owning_region = ?"); _ = arguments.append(contentsOf: [region.rawValue]) }
         if let owner = query.owner { conditions.append("c.owner = ?"); _ = arguments.append(contentsOf: [owner]) }
         if let due = query.slaDueBefore { conditions.append("c.sla_due_at < ?"); _ = arguments.append(contentsOf: [due]) }
-        if let text = query.text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty {
+        if let text = query.text.map(Self.ftsQuery), !text.isEmpty {
             conditions.append("c.rowid IN (SELECT rowid FROM case_search WHERE case_search MATCH ?)")
-            _ = arguments.append(contentsOf: [Self.ftsQuery(text)])
+            _ = arguments.append(contentsOf: [text])
         }
         if let cursor = query.cursor {
             guard let (updated, id) = Self.decodeCursor(cursor) else {
@@ -95,7 +95,9 @@ extension NodeStore {
 
     /// Quotes every word so user input cannot inject FTS5 syntax.
     static func ftsQuery(_ text: String) -> String {
-        text.split(whereSeparator: { $0.isWhitespace }).map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        // FTS5 reads the query as a C string: control characters (NUL above
+        // all) separate words rather than end the query.
+        text.split(whereSeparator: { $0.isWhitespace || $0.unicodeScalars.allSatisfy { $0.properties.generalCategory == .control } }).map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
             .joined(separator: " ")
     }
 
@@ -121,12 +123,17 @@ public enum DeltaRange: Sendable {
 extension NodeStore {
     /// Up to `limit` deltas of `origin` after counter `after`, oldest first.
     public func deltas(of origin: ReplicaID, after: UInt64, limit: Int) throws(StoreError) -> DeltaRange {
-        let retainedFrom = writer.withLock { $0.retainedFrom[origin] ?? 1 }
-        if after + 1 < retainedFrom { return .needsCatchUp(origin: origin, after: after, retainedFrom: retainedFrom) }
-        let rows = try read { db in
-            try Row.fetchAll(db, sql: "SELECT counter, delta FROM delta_log WHERE origin = ? AND counter > ? ORDER BY counter LIMIT ?",
-                             arguments: [origin.rawValue, Int64(after), limit]).map { (UInt64($0[0] as Int64), $0[1] as Data) }
+        // Counters are stored as SQLite integers; nothing lies beyond Int64.max.
+        guard after < UInt64(Int64.max) else { return .deltas([]) }
+        // Read the retention bound in the same snapshot as the deltas, so a
+        // concurrent trim cannot leave a gap in what is returned.
+        let (retainedFrom, rows) = try read { db in
+            let retained = try Int64.fetchOne(db, sql: "SELECT retained_from FROM log_positions WHERE origin = ?", arguments: [origin.rawValue]) ?? 1
+            let rows = try Row.fetchAll(db, sql: "SELECT counter, delta FROM delta_log WHERE origin = ? AND counter > ? ORDER BY counter LIMIT ?",
+                                        arguments: [origin.rawValue, Int64(after), max(limit, 0)]).map { (UInt64($0[0] as Int64), $0[1] as Data) }
+            return (UInt64(retained), rows)
         }
+        if after + 1 < retainedFrom { return .needsCatchUp(origin: origin, after: after, retainedFrom: retainedFrom) }
         var result: [(position: LogPosition, delta: CaseState)] = []
         for (counter, bytes) in rows {
             do {
@@ -145,7 +152,7 @@ extension NodeStore {
                 try db.execute(sql: """
                     INSERT INTO peer_acks(peer, origin, counter) VALUES (?, ?, ?)
                     ON CONFLICT(peer, origin) DO UPDATE SET counter = max(counter, excluded.counter)
-                    """, arguments: [peer.rawValue, origin.rawValue, Int64(counter)])
+                    """, arguments: [peer.rawValue, origin.rawValue, Int64(clamping: counter)])
             }
         } catch {
             throw .writeFailed(reason: Self.classifyWrite(error))

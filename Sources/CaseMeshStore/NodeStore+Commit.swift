@@ -92,6 +92,10 @@ extension NodeStore {
             let time = try tick(&state, db: db)
             var updated = existing.state
             let delta = try updated.execute(command, context: CommandContext(replica: configuration.replica, time: time, actor: actor))
+            if delta.causal.context.isEmpty && delta.timeline.count == 0 {
+                // Nothing changed (e.g. a field set to its current value): nothing to log or ship.
+                return WriteOutcome(state: existing.state, delta: nil, position: nil, followUpPosition: nil, created: false)
+            }
             let position = try persist(id: id, previous: existing, new: updated, delta: delta, origin: configuration.replica, db: db, state: &state, cache: &cache)
             return WriteOutcome(state: updated, delta: delta, position: position, followUpPosition: nil, created: false)
 

@@ -49,9 +49,13 @@ public final class NodeStore: Sendable {
             try db.execute(sql: "PRAGMA cache_size = -32768")  // 32 MiB per connection
         }
         let path = configuration.databasePath
+        let lock = try DirectoryLock(directory: directory)
         let pool: DatabasePool
         do {
             pool = try DatabasePool(path: path, configuration: config)
+            // GRDB sets synchronous = NORMAL on the writer when it enables WAL,
+            // after prepareDatabase ran: set the configured level again.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(durability.pragma)") }
             try Schema.migrator.migrate(pool)
         } catch {
             throw classifyOpen(error, path: path)
@@ -59,21 +63,23 @@ public final class NodeStore: Sendable {
         let state: WriterState
         do {
             state = try pool.write { db in try loadWriterState(db, configuration: configuration, wallClock: wallClock) }
-        } catch let error as StoreError {
-            throw error
         } catch {
+            try? pool.close()
             throw classifyOpen(error, path: path)
         }
         logger.info("store opened", metadata: [
             "node": "\(configuration.replica)", "path": "\(path)", "cases": "\(state.caseCount)",
             "durability": "\(configuration.durability.rawValue)",
         ])
-        return NodeStore(configuration: configuration, pool: pool, logger: logger, wallClock: wallClock, state: state)
+        return NodeStore(configuration: configuration, pool: pool, lock: lock, logger: logger, wallClock: wallClock, state: state)
     }
 
-    private init(configuration: StoreConfiguration, pool: DatabasePool, logger: Logger, wallClock: any WallClock, state: WriterState) {
+    private let lock: DirectoryLock
+
+    private init(configuration: StoreConfiguration, pool: DatabasePool, lock: DirectoryLock, logger: Logger, wallClock: any WallClock, state: WriterState) {
         self.configuration = configuration
         self.pool = pool
+        self.lock = lock
         self.logger = logger
         self.wallClock = wallClock
         writer = Mutex(state)
@@ -84,6 +90,7 @@ public final class NodeStore: Sendable {
     public func close() async {
         await queue.waitIdle()
         try? pool.close()
+        lock.release()
     }
 
     // MARK: - Writes
@@ -173,7 +180,7 @@ public final class NodeStore: Sendable {
            db.resultCode.primaryResultCode == .SQLITE_CORRUPT || db.resultCode.primaryResultCode == .SQLITE_NOTADB {
             return .corrupt(path: path, reason: describe(db))
         }
-        return .cannotOpen(path: path, reason: describe(error))
+        return .readFailed(reason: describe(error))
     }
 
     static func classifyWrite(_ error: any Error) -> String {

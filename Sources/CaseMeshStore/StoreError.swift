@@ -17,6 +17,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     /// The store refuses writes since an earlier write failure left the disk
     /// unusable; restart the node once the disk is fixed.
     case readOnly(reason: String)
+    /// A read failed for a reason other than damage (e.g. an I/O error).
+    case readFailed(reason: String)
     /// A remote delta arrived ahead of the ones before it.
     case outOfOrder(origin: String, expected: UInt64, got: UInt64)
     /// A remote delta's timestamp is too far ahead of our clock.
@@ -30,6 +32,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case let .wrongNode(expected, found): return "the data directory belongs to node \(found), not \(expected)"
         case let .writeFailed(reason): return "the write was not stored: \(reason)"
         case let .readOnly(reason): return "the store refuses writes since a write failed (\(reason)); reads still work"
+        case let .readFailed(reason): return "the read failed: \(reason)"
         case let .outOfOrder(origin, expected, got): return "delta \(origin):\(got) arrived before \(origin):\(expected)"
         case let .clockSkew(detail): return detail
         }
