@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "CaseMeshStore", targets: ["CaseMeshStore"]),
         .executable(name: "casemesh-bench-core", targets: ["CaseMeshBench"]),
         .executable(name: "casemesh-crash-writer", targets: ["CaseMeshCrashWriter"]),
+        .executable(name: "casemesh-bench-store", targets: ["CaseMeshStoreBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
@@ -33,6 +34,11 @@ let package = Package(
         .executableTarget(
             name: "CaseMeshCrashWriter",
             dependencies: ["CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "CaseMeshStoreBench",
+            dependencies: ["CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: optimized
         ),
         .executableTarget(name: "CaseMeshBench", dependencies: ["CaseMeshCRDT", "CaseMeshDomain"], swiftSettings: optimized),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A region's working hours: a time zone, working weekdays, opening hours
 /// and holidays. SLA clocks on business time only run inside these hours.
@@ -33,7 +34,18 @@ public struct BusinessCalendar: Sendable, Equatable {
         }
     }
 
-    private var timeZone: TimeZone { TimeZone(identifier: timeZoneIdentifier) ?? TimeZone(secondsFromGMT: 0)! }
+    /// Resolving a zone by name reads the zone database; do it once per name.
+    private static let zones = Mutex<[String: TimeZone]>([:])
+
+    private var timeZone: TimeZone {
+        let identifier = timeZoneIdentifier
+        return Self.zones.withLock { zones in
+            if let zone = zones[identifier] { return zone }
+            let zone = TimeZone(identifier: identifier) ?? TimeZone(secondsFromGMT: 0)!
+            zones[identifier] = zone
+            return zone
+        }
+    }
 
     /// The instant `minutes` business minutes after `start` (Unix ms).
     public func adding(minutes: Int64, to start: Int64) -> Int64 {

@@ -10,7 +10,7 @@ extension NodeStore {
                 throw StoreError.wrongNode(expected: configuration.replica.rawValue, found: owner)
             }
         } else {
-            try db.execute(sql: "INSERT INTO node_meta(key, value) VALUES ('node', ?)", arguments: [configuration.replica.rawValue])
+            try db.run("INSERT INTO node_meta(key, value) VALUES ('node', ?)", [configuration.replica.rawValue])
         }
         let bound = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM node_meta WHERE key = 'hlc_upper_bound'") ?? 0
         let digestBytes = try Data.fetchOne(db, sql: "SELECT value FROM node_meta WHERE key = 'digest'")
@@ -80,8 +80,7 @@ extension NodeStore {
             let newCase = NewCase(id: id, number: number, region: configuration.region, title: draft.title, customer: draft.customer,
                                   product: draft.product, severity: draft.severity, level: draft.level, fields: draft.fields)
             let created = try CaseState.create(newCase, context: CommandContext(replica: configuration.replica, time: time, actor: actor))
-            try db.execute(sql: "INSERT INTO region_counters(region, last) VALUES (?, ?) ON CONFLICT(region) DO UPDATE SET last = excluded.last",
-                           arguments: [configuration.region.rawValue, sequence])
+            try db.run("INSERT INTO region_counters(region, last) VALUES (?, ?) ON CONFLICT(region) DO UPDATE SET last = excluded.last", [configuration.region.rawValue, sequence])
             let position = try persist(id: id, previous: nil, new: created, delta: created, origin: configuration.replica, db: db, state: &state, cache: &cache)
             return WriteOutcome(state: created, delta: created, position: position, followUpPosition: nil, created: true)
 
@@ -137,13 +136,12 @@ extension NodeStore {
     }
 
     private func persistClockBound(_ bound: UInt64, db: Database) throws {
-        try db.execute(sql: "INSERT INTO node_meta(key, value) VALUES ('hlc_upper_bound', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                       arguments: [Int64(clamping: bound)])
+        try db.run("INSERT INTO node_meta(key, value) VALUES ('hlc_upper_bound', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [Int64(clamping: bound)])
     }
 
     private func loadCase(_ id: CaseID, db: Database, cache: inout [CaseID: (row: Int64?, state: CaseState, digest: StateDigest)]) throws -> (row: Int64?, state: CaseState, digest: StateDigest)? {
         if let cached = cache[id] { return cached }
-        guard let row = try CaseRow.filter(Column("id") == id.rawValue).fetchOne(db) else { return nil }
+        guard let row = try db.fetchCaseRow(id) else { return nil }
         let loaded = (row: row.rowid, state: try row.decodeState(), digest: StateDigest(bytes: [UInt8](row.digest)))
         cache[id] = loaded
         return loaded
@@ -153,7 +151,7 @@ extension NodeStore {
     /// is only written once the case is known to be valid, so refusals leave no gaps.
     private func nextCaseNumber(db: Database) throws -> (String, Int64) {
         let region = configuration.region.rawValue
-        let value = (try Int64.fetchOne(db, sql: "SELECT last FROM region_counters WHERE region = ?", arguments: [region]) ?? 0) + 1
+        let value = (try db.fetchInt64("SELECT last FROM region_counters WHERE region = ?", [region]) ?? 0) + 1
         let digits = String(value)
         return ("\(region)-\(String(repeating: "0", count: max(0, 6 - digits.count)))\(digits)", value)
     }
@@ -165,18 +163,26 @@ extension NodeStore {
         let digest = new.digest
         let now = Int64(clamping: wallClock.nowMillis())
         var row = CaseRow(rowid: previous?.row, state: new, digest: digest, now: now)
+        let columns: StatementArguments = [row.id, row.number, row.state, row.digest, row.title, row.status, row.severity,
+                                           row.owning_region, row.owner, row.sla_due_at, row.updated_at, row.created_at]
         if previous == nil {
-            try row.insert(db)
+            try db.run("""
+                INSERT INTO cases(id, number, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, columns)
             row.rowid = db.lastInsertedRowID
             state.caseCount += 1
         } else {
-            try row.update(db)
+            try db.run("""
+                UPDATE cases SET id = ?, number = ?, state = ?, digest = ?, title = ?, status = ?, severity = ?, owning_region = ?,
+                    owner = ?, sla_due_at = ?, updated_at = ?, created_at = ? WHERE rowid = ?
+                """, columns + [row.rowid])
         }
         let text = CaseRow.searchText(new)
         if previous.map({ CaseRow.searchText($0.state) != text }) ?? true {
-            if previous != nil { try db.execute(sql: "DELETE FROM case_search WHERE rowid = ?", arguments: [row.rowid]) }
-            try db.execute(sql: "INSERT INTO case_search(rowid, title, problem, notes) VALUES (?, ?, ?, ?)",
-                           arguments: [row.rowid, text.title, text.problem, text.notes])
+            if previous != nil { try db.run("DELETE FROM case_search WHERE rowid = ?", [row.rowid]) }
+            try db.run("INSERT INTO case_search(rowid, title, problem, notes) VALUES (?, ?, ?, ?)",
+                       [row.rowid, text.title, text.problem, text.notes])
         }
         if let previous { state.digest.toggle(previous.digest) }
         state.digest.toggle(digest)
@@ -186,8 +192,7 @@ extension NodeStore {
 
     private func appendLog(origin: ReplicaID, caseID: CaseID, delta: CaseState, db: Database, state: inout WriterState) throws -> LogPosition {
         let counter = (state.applied[origin] ?? 0) + 1
-        try db.execute(sql: "INSERT INTO delta_log(origin, counter, case_id, delta, committed_at) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [origin.rawValue, Int64(counter), caseID.rawValue, Data(delta.encodedBytes), Int64(clamping: wallClock.nowMillis())])
+        try db.run("INSERT INTO delta_log(origin, counter, case_id, delta, committed_at) VALUES (?, ?, ?, ?, ?)", [origin.rawValue, Int64(counter), caseID.rawValue, Data(delta.encodedBytes), Int64(clamping: wallClock.nowMillis())])
         state.applied[origin] = counter
         if state.retainedFrom[origin] == nil { state.retainedFrom[origin] = 1 }
         return LogPosition(origin: origin, counter: counter)
@@ -201,17 +206,16 @@ extension NodeStore {
             // Trim in chunks of 10% so the delete runs rarely.
             if counter >= from && counter - from + 1 > limit + limit / 10 {
                 from = counter - limit + 1
-                try db.execute(sql: "DELETE FROM delta_log WHERE origin = ? AND counter < ?", arguments: [origin.rawValue, Int64(from)])
+                try db.run("DELETE FROM delta_log WHERE origin = ? AND counter < ?", [origin.rawValue, Int64(from)])
                 state.retainedFrom[origin] = from
             }
-            try db.execute(sql: """
+            try db.run("""
                 INSERT INTO log_positions(origin, applied, retained_from) VALUES (?, ?, ?)
                 ON CONFLICT(origin) DO UPDATE SET applied = excluded.applied, retained_from = excluded.retained_from
-                """, arguments: [origin.rawValue, Int64(counter), Int64(from)])
+                """, [origin.rawValue, Int64(counter), Int64(from)])
         }
         if state.digest != start.digest {
-            try db.execute(sql: "INSERT INTO node_meta(key, value) VALUES ('digest', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                           arguments: [Data(state.digest.bytes)])
+            try db.run("INSERT INTO node_meta(key, value) VALUES ('digest', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [Data(state.digest.bytes)])
         }
     }
 }

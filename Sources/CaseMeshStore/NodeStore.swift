@@ -132,7 +132,7 @@ public final class NodeStore: Sendable {
     public var appliedPositions: [ReplicaID: UInt64] { writer.withLock { $0.applied } }
 
     public func caseState(_ id: CaseID) throws(StoreError) -> CaseState? {
-        try read { db in try CaseRow.filter(Column("id") == id.rawValue).fetchOne(db)?.decodeState() }
+        try read { db in try db.fetchCaseRow(id)?.decodeState() }
     }
 
     /// Runs `PRAGMA integrity_check`; returns the problems found (empty when ok).

@@ -1,0 +1,228 @@
+// casemesh-bench-store: the durable store's figures.
+//
+//   casemesh-bench-store [--cases N] [--updates N] [--writers N] [--queries N] [--dir DIR]
+//
+// 1. load: N cases (default 1,000,000) through the normal write path, with
+//    durability `off` for the bulk load only (skipped if DIR already holds them);
+// 2. restart: time from opening the store to answering a list query and a
+//    case read, at N cases;
+// 3. updates: durable single-field updates at the default durability (full:
+//    fsync per commit) from --writers concurrent writers (default 32);
+//    throughput and p50/p99 commit latency;
+// 4. queries: filtered list queries (limit 50) with random filters; p50/p99;
+// 5. resident memory of this process (VmRSS, VmHWM) after all of the above.
+//
+// Build in release: swift build -c release --product casemesh-bench-store
+
+import CaseMeshCRDT
+import CaseMeshDomain
+import CaseMeshStore
+import Foundation
+import Logging
+import Synchronization
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("casemesh-bench-store: \(message)\n".utf8))
+    exit(1)
+}
+
+func progress(_ message: String) { FileHandle.standardError.write(Data("  \(message)\n".utf8)) }
+
+var caseCount = 1_000_000
+var updateCount = 100_000
+var writerCount = 32
+var queryCount = 2_000
+var directory = ".casemesh/bench-store"
+var arguments = CommandLine.arguments.dropFirst().makeIterator()
+while let argument = arguments.next() {
+    func number() -> Int {
+        guard let value = arguments.next().flatMap(Int.init), value > 0 else { fail("\(argument) needs a positive number") }
+        return value
+    }
+    switch argument {
+    case "--cases": caseCount = number()
+    case "--updates": updateCount = number()
+    case "--writers": writerCount = number()
+    case "--queries": queryCount = number()
+    case "--dir":
+        guard let value = arguments.next() else { fail("--dir needs a folder") }
+        directory = value
+    case "-h", "--help":
+        print("usage: casemesh-bench-store [--cases N] [--updates N] [--writers N] [--queries N] [--dir DIR]")
+        exit(0)
+    default: fail("unknown argument \(argument)")
+    }
+}
+
+let cases = caseCount
+let updates = updateCount
+let dataDirectory = directory
+let replica = ReplicaID("emea")
+let region = try! Region("EMEA")
+let logger = Logger(label: "casemesh.bench-store")
+let clock = ContinuousClock()
+let owners = (0..<500).map { "engineer-\($0)" }
+let regions = ["EMEA", "AMER", "APAC"]
+let statuses: [CaseStatus] = [.new, .investigating]
+
+func open(_ durability: Durability) -> NodeStore {
+    do {
+        return try NodeStore.open(StoreConfiguration(dataDirectory: dataDirectory, replica: replica, region: region, durability: durability),
+                                  wallClock: SystemWallClock(), logger: logger)
+    } catch {
+        fail("cannot open the store: \(error)")
+    }
+}
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return 0 }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+}
+
+func memory() -> (rss: Int, peak: Int) {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0) }
+    func field(_ name: String) -> Int {
+        for line in status.split(separator: "\n") where line.hasPrefix(name) {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
+        }
+        return 0
+    }
+    return (field("VmRSS:") * 1024, field("VmHWM:") * 1024)
+}
+
+/// Shared mutable state for the writer tasks.
+final class Shared<Value: Sendable>: Sendable {
+    let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R: Sendable>(_ body: (inout sending Value) -> sending R) -> R { mutex.withLock(body) }
+}
+
+func caseID(_ i: Int) -> CaseID { try! CaseID("bench-\(i)") }
+
+/// Creates cases `from+1 ... to` with 64 concurrent writers.
+func load(_ store: NodeStore, from existing: Int, to cases: Int, started start: ContinuousClock.Instant) async {
+    let next = Shared(existing)
+    let owners = (0..<500).map { "engineer-\($0)" }
+    let regions = ["EMEA", "AMER", "APAC"]
+    let words = ["timeout", "login", "invoice", "latency", "crash", "export", "sync", "payment", "certificate", "outage"]
+    let clock = ContinuousClock()
+    await withTaskGroup(of: Void.self) { group in
+        for _ in 0..<64 {
+            group.addTask {
+                while true {
+                    let i = next.withLock { value -> Int in value += 1; return value }
+                    if i > cases { return }
+                    let draft = CaseDraft(
+                        id: caseID(i), title: "\(words[i % words.count]) issue \(i) for customer \(i % 997)",
+                        customer: "Customer \(i % 997)", product: "Product \(i % 31)", severity: Severity.allCases[i % 4],
+                        fields: [.owner: .text(owners[i % owners.count]), .owningRegion: .text(regions[i % 3]),
+                                 .problemStatement: .text("The \(words[(i / 10) % words.count]) problem blocks \(words[(i / 100) % words.count]) work")])
+                    do {
+                        _ = try await store.create(draft, actor: "bench")
+                        if i % 7 == 0 {
+                            _ = try await store.execute(.setFields([.status: .text(CaseStatus.investigating.rawValue)]), on: caseID(i), actor: "bench")
+                        }
+                    } catch {
+                        fail("load failed at case \(i): \(error)")
+                    }
+                    if i % 50_000 == 0 { progress("\(i) cases, \(Int(Double(i - existing) / seconds(clock.now - start))) cases/s") }
+                }
+            }
+        }
+    }
+}
+
+/// `count` single-field updates on random cases from `writers` writers; returns each commit's latency.
+func update(_ store: NodeStore, count: Int, writers: Int, cases: Int) async -> [Double] {
+    let counter = Shared(0)
+    let latencies = Shared([Double]())
+    let clock = ContinuousClock()
+    await withTaskGroup(of: Void.self) { group in
+        for writer in 0..<writers {
+            group.addTask {
+                var random = SystemRandomNumberGenerator()
+                var mine: [Double] = []
+                while counter.withLock({ value -> Bool in value += 1; return value <= count }) {
+                    let id = caseID(Int.random(in: 1...cases, using: &random))
+                    let owner = "engineer-\(Int.random(in: 0..<500, using: &random))-\(writer)"
+                    let t0 = clock.now
+                    do {
+                        _ = try await store.execute(.setFields([.owner: .text(owner)]), on: id, actor: "bench")
+                    } catch {
+                        fail("update failed: \(error)")
+                    }
+                    mine.append(seconds(clock.now - t0))
+                }
+                latencies.withLock { $0.append(contentsOf: mine) }
+            }
+        }
+    }
+    return latencies.withLock { $0 }
+}
+
+// MARK: 1. load
+
+let loader = open(.off)
+let existing = loader.digest.cases
+if existing < caseCount {
+    progress("loading \(caseCount - existing) cases (durability off for the bulk load)…")
+    let start = clock.now
+    await load(loader, from: existing, to: cases, started: start)
+    progress("loaded in \(String(format: "%.1f", seconds(clock.now - start))) s")
+}
+await loader.close()
+
+// MARK: 2. restart
+
+let restartStart = clock.now
+let store = open(.full)
+do {
+    _ = try store.list(CaseQuery(status: .investigating, limit: 50))
+    guard try store.caseState(caseID(caseCount / 2)) != nil else { fail("case \(caseCount / 2) is missing after restart") }
+} catch {
+    fail("serving after restart failed: \(error)")
+}
+let restartSeconds = seconds(clock.now - restartStart)
+let loadedCases = store.digest.cases
+guard loadedCases >= caseCount else { fail("the store holds \(loadedCases) cases, expected \(caseCount)") }
+progress("restart to serving: \(String(format: "%.2f", restartSeconds)) s at \(loadedCases) cases")
+
+// MARK: 3. durable updates
+
+progress("\(updateCount) durable single-field updates from \(writerCount) writers…")
+let updateStart = clock.now
+let sortedLatencies = await update(store, count: updates, writers: writerCount, cases: cases).sorted()
+let updateSeconds = seconds(clock.now - updateStart)
+
+// MARK: 4. queries
+
+progress("\(queryCount) filtered list queries…")
+var queryTimes: [Double] = []
+var random = SystemRandomNumberGenerator()
+var returned = 0
+for q in 0..<queryCount {
+    var query = CaseQuery(limit: 50)
+    switch q % 4 {
+    case 0: query.status = statuses.randomElement(using: &random); query.severity = Severity.allCases.randomElement(using: &random)
+    case 1: query.region = try! Region(regions.randomElement(using: &random)!); query.owner = owners.randomElement(using: &random)
+    case 2: query.severity = Severity.allCases.randomElement(using: &random); query.region = try! Region(regions.randomElement(using: &random)!)
+    default: query.owner = owners.randomElement(using: &random)
+    }
+    let t0 = clock.now
+    do { returned += try store.list(query).cases.count } catch { fail("query failed: \(error)") }
+    queryTimes.append(seconds(clock.now - t0))
+}
+queryTimes.sort()
+let (rss, peak) = memory()
+await store.close()
+
+func ms(_ s: Double) -> String { String(format: "%.2f ms", s * 1000) }
+func mib(_ bytes: Int) -> String { String(format: "%.0f MiB", Double(bytes) / 1_048_576) }
+print("CaseMesh store (release), \(loadedCases) cases, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+print("  durable updates (synchronous FULL, \(writerCount) writers): \(Int(Double(updateCount) / updateSeconds)) updates/s")
+print("    commit latency p50 \(ms(percentile(sortedLatencies, 0.5))), p99 \(ms(percentile(sortedLatencies, 0.99)))")
+print("  filtered list query (limit 50): p50 \(ms(percentile(queryTimes, 0.5))), p99 \(ms(percentile(queryTimes, 0.99))) (\(returned) rows over \(queryCount) queries)")
+print("  resident memory: \(mib(rss)) now, \(mib(peak)) peak")
+print("  restart to serving: \(String(format: "%.2f s", restartSeconds))")
