@@ -116,6 +116,9 @@ extension Dot: BinaryCodable {
         let replica = try ReplicaID(from: &reader)
         let counter = try reader.readVarint()
         guard counter > 0 else { throw .invalidValue("dot counter 0") }
+        // Counters beyond Int64 never occur (they are stored as SQLite
+        // integers) and would let a peer make our next dot overflow.
+        guard counter <= UInt64(Int64.max) else { throw .invalidValue("dot counter \(counter) out of range") }
         self.init(replica, counter)
     }
 }

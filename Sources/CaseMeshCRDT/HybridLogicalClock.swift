@@ -43,7 +43,8 @@ public struct HybridLogicalClock: Sendable {
     public let maxOffsetMillis: UInt64
     /// How far ahead of the current reading a newly persisted bound reaches.
     /// Larger means fewer writes of the bound, at the price of a jump forward
-    /// of up to this much after a restart.
+    /// of up to this much after a restart — so it stays below half the max
+    /// offset, or peers would reject a restarted node's timestamps.
     public let persistWindowMillis: UInt64
     public private(set) var last: HLCTimestamp
     public private(set) var upperBound: UInt64
@@ -52,12 +53,12 @@ public struct HybridLogicalClock: Sendable {
     public init(
         wallClock: any WallClock,
         maxOffsetMillis: UInt64 = 500,
-        persistWindowMillis: UInt64 = 10_000,
+        persistWindowMillis: UInt64? = nil,
         restoredUpperBound: UInt64 = 0
     ) {
         self.wallClock = wallClock
         self.maxOffsetMillis = maxOffsetMillis
-        self.persistWindowMillis = persistWindowMillis
+        self.persistWindowMillis = persistWindowMillis ?? max(1, maxOffsetMillis / 2)
         self.upperBound = restoredUpperBound
         // Every pre-restart reading had wallMillis <= restoredUpperBound.
         self.last = restoredUpperBound == 0 ? .zero : HLCTimestamp(wallMillis: restoredUpperBound + 1, logical: 0)
