@@ -46,6 +46,15 @@ extension DotMap {
     public mutating func assign<V>(
         _ pairs: [(Key, V)], time: HLCTimestamp, replica: ReplicaID, context: inout CausalContext
     ) -> Causal<DotMap> where Store == DotFun<V> {
+        if storage.isEmpty && context.isEmpty {
+            // Writing into nothing: the delta is the whole resulting state,
+            // which shares its storage with ours instead of being rebuilt.
+            storage = [Key: DotFun<V>](minimumCapacity: pairs.count)
+            for (key, value) in pairs {
+                _ = storage[key, default: DotFun()].assign(value, time: time, replica: replica, context: &context)
+            }
+            return Causal(store: self, context: context)
+        }
         // `Dictionary(minimumCapacity:)` is specialised; `reserveCapacity` on a
         // small dictionary costs more than the inserts it saves.
         var deltaStorage = [Key: DotFun<V>](minimumCapacity: pairs.count)
