@@ -67,24 +67,24 @@ extension CaseState {
         case let .addNote(id, text, visibility):
             let body = try Validate.text(text, field: "text", maxLength: 20_000)
             guard causal.store.notes[id] == nil else { throw .rule("note_exists", "a note with id \(id) already exists on this case", field: "id") }
-            recorder.putNote(Note(id: id, author: actor, text: body, visibility: visibility, createdAt: context.wallMillis))
+            recorder.put(\.notes, id, Note(id: id, author: actor, text: body, visibility: visibility, createdAt: context.wallMillis))
             recorder.event(TimelineEvent(kind: .noteAdded, actor: actor, to: visibility.rawValue, ref: id.rawValue))
 
         case let .removeNote(id):
             guard causal.store.notes[id] != nil else { throw DomainError(code: .notFound, message: "no note with id \(id) on this case", field: "noteId") }
-            recorder.removeNote(id)
+            recorder.remove(\.notes, id)
             recorder.event(TimelineEvent(kind: .noteRemoved, actor: actor, ref: id.rawValue))
 
         case let .putAttendee(id, name, email, role):
             let attendee = Attendee(id: id, name: try Validate.text(name, field: "name", maxLength: 120),
                                     email: try Validate.email(email), role: try Validate.text(role, field: "role", maxLength: 80))
             if causal.store.attendees.value(id) == attendee { break }
-            recorder.putAttendee(attendee)
+            recorder.put(\.attendees, attendee.id, attendee)
             recorder.event(TimelineEvent(kind: .attendeeAdded, actor: actor, to: "\(attendee.name) <\(attendee.email)> (\(attendee.role))", ref: id.rawValue))
 
         case let .removeAttendee(id):
             guard causal.store.attendees[id] != nil else { throw DomainError(code: .notFound, message: "no attendee with id \(id) on this case", field: "attendeeId") }
-            recorder.removeAttendee(id)
+            recorder.remove(\.attendees, id)
             recorder.event(TimelineEvent(kind: .attendeeRemoved, actor: actor, ref: id.rawValue))
 
         case let .recordTroubleshooting(id, level, action, outcome, evidence):
@@ -96,7 +96,7 @@ extension CaseState {
                 outcome: try Validate.optionalText(outcome, field: "outcome", maxLength: 2_000),
                 evidence: try Validate.optionalText(evidence, field: "evidence", maxLength: 2_000),
                 recordedBy: actor, recordedAt: context.wallMillis)
-            recorder.putStep(step)
+            recorder.put(\.troubleshooting, step.id, step)
             recorder.event(TimelineEvent(kind: .troubleshootingRecorded, actor: actor, field: level.rawValue,
                                          to: step.outcome.isEmpty ? nil : step.outcome, reason: step.action, ref: id.rawValue))
 
@@ -105,7 +105,7 @@ extension CaseState {
             let approval = Approval(id: id, kind: kind, approver: try Validate.text(approver, field: "approver", maxLength: 120),
                                     approverRole: role, notes: try Validate.text(notes, field: "notes", maxLength: 2_000),
                                     recordedBy: actor, recordedAt: context.wallMillis)
-            recorder.putApproval(approval)
+            recorder.put(\.approvals, approval.id, approval)
             recorder.event(TimelineEvent(kind: .approvalRecorded, actor: actor, field: kind.rawValue,
                                          to: "\(approval.approver) (\(role.label))", reason: approval.notes, ref: id.rawValue))
 

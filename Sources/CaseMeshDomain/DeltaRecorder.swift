@@ -25,39 +25,17 @@ struct DeltaRecorder {
         record(Causal(store: store, context: d.context))
     }
 
-    mutating func putNote(_ note: Note) {
-        let d = state.causal.store.notes.assign(note.id, note, time: context.time, replica: context.replica, context: &state.causal.context)
-        var store = CaseStore(); store.notes = d.store
+    /// Writes an entry of one of the keyed add-wins collections (notes, attendees, steps, approvals).
+    mutating func put<Key, Value>(_ path: WritableKeyPath<CaseStore, DotMap<Key, DotFun<Value>>>, _ key: Key, _ value: Value) {
+        let d = state.causal.store[keyPath: path].assign(key, value, time: context.time, replica: context.replica, context: &state.causal.context)
+        var store = CaseStore(); store[keyPath: path] = d.store
         record(Causal(store: store, context: d.context))
     }
 
-    mutating func removeNote(_ id: NoteID) {
-        let d = state.causal.store.notes.remove(id)
-        var store = CaseStore(); store.notes = d.store
-        record(Causal(store: store, context: d.context))
-    }
-
-    mutating func putAttendee(_ attendee: Attendee) {
-        let d = state.causal.store.attendees.assign(attendee.id, attendee, time: context.time, replica: context.replica, context: &state.causal.context)
-        var store = CaseStore(); store.attendees = d.store
-        record(Causal(store: store, context: d.context))
-    }
-
-    mutating func removeAttendee(_ id: AttendeeID) {
-        let d = state.causal.store.attendees.remove(id)
-        var store = CaseStore(); store.attendees = d.store
-        record(Causal(store: store, context: d.context))
-    }
-
-    mutating func putStep(_ step: TroubleshootingStep) {
-        let d = state.causal.store.troubleshooting.assign(step.id, step, time: context.time, replica: context.replica, context: &state.causal.context)
-        var store = CaseStore(); store.troubleshooting = d.store
-        record(Causal(store: store, context: d.context))
-    }
-
-    mutating func putApproval(_ approval: Approval) {
-        let d = state.causal.store.approvals.assign(approval.id, approval, time: context.time, replica: context.replica, context: &state.causal.context)
-        var store = CaseStore(); store.approvals = d.store
+    /// Observed-removes an entry of one of the keyed collections.
+    mutating func remove<Key, Value>(_ path: WritableKeyPath<CaseStore, DotMap<Key, DotFun<Value>>>, _ key: Key) {
+        let d = state.causal.store[keyPath: path].remove(key)
+        var store = CaseStore(); store[keyPath: path] = d.store
         record(Causal(store: store, context: d.context))
     }
 

@@ -32,19 +32,6 @@ func replicaID(_ index: Int) -> ReplicaID { ReplicaID(replicaNames[index]) }
 /// zero that skewed clocks never underflow.
 let simulationEpochMillis: UInt64 = 1_700_000_000_000
 
-/// A deterministic generator seeded from the generated input, so that
-/// shuffles done inside a property body replay with the input's seed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A settable physical clock; `wallClock` is the `FunctionWallClock` handed to
 /// a `HybridLogicalClock`.

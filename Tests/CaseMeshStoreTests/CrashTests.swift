@@ -26,7 +26,7 @@ private let crashWriter = binDirectory.appendingPathComponent("casemesh-crash-wr
         let environment = ProcessInfo.processInfo.environment
         let kills = Int(environment["CASEMESH_CRASH_KILLS"] ?? "") ?? 5
         let seed = UInt64(environment["CASEMESH_CRASH_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64(UInt32.max))
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("casemesh-crash-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -79,18 +79,5 @@ private let crashWriter = binDirectory.appendingPathComponent("casemesh-crash-wr
         }
         #expect(ackedCases.count > kills, "seed \(seed): the writer acknowledged only \(ackedCases.count) cases in \(kills) rounds")
         print("crash test: \(kills) kills, \(ackedCases.count) acknowledged cases and \(ackedNotes.count) notes all present (seed \(seed))")
-    }
-}
-
-/// A small seeded generator so a failing run can be replayed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
