@@ -240,7 +240,8 @@ extension DotMap: BinaryDecodable where Key: BinaryDecodable & Comparable, Store
             let key = try Key(from: &reader)
             let store = try Store(from: &reader)
             if store.isBottom { throw .invalidValue("empty entry in a map") }
-            guard storage.updateValue(store, forKey: key) == nil else { throw .invalidValue("duplicate key in a map") }
+            // Moved, not copied, into the dictionary; a replaced entry means a duplicate key.
+            if case .some = storage.updateValue(consume store, forKey: key) { throw .invalidValue("duplicate key in a map") }
         }
         self.init(unchecked: storage)
     }

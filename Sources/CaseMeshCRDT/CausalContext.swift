@@ -58,6 +58,10 @@ public struct CausalContext: Hashable, Sendable, CustomStringConvertible {
 
     /// A fresh dot for `replica`, recorded in this context.
     public mutating func nextDot(for replica: ReplicaID) -> Dot {
+        if cloud.isEmpty {
+            // The common case: no gaps, so the next dot extends the vector.
+            return Dot(replica, versionVector.increment(replica))
+        }
         let dot = Dot(replica, maxCounter(for: replica) + 1)
         insert(dot)
         return dot

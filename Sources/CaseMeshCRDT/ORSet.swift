@@ -51,7 +51,9 @@ extension DotMap {
             // which shares its storage with ours instead of being rebuilt.
             storage = [Key: DotFun<V>](minimumCapacity: pairs.count)
             for (key, value) in pairs {
-                _ = storage[key, default: DotFun()].assign(value, time: time, replica: replica, context: &context)
+                // A repeated key overwrites its earlier entry; that dot stays in
+                // the context, exactly as if the first write had been overwritten.
+                storage[key] = DotFun(DotFun<V>.Entry(dot: context.nextDot(for: replica), time: time, value: value))
             }
             return Causal(store: self, context: context)
         }

@@ -40,6 +40,17 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Adds one to `replica`'s counter (inserting it at 1) and returns the new counter.
+    mutating func increment(_ replica: ReplicaID) -> UInt64 {
+        for index in entries.indices where entries[index].replica == replica {
+            entries[index].counter += 1
+            return entries[index].counter
+        }
+        let index = entries.firstIndex(where: { replica < $0.replica }) ?? entries.endIndex
+        entries.insert(Entry(replica: replica, counter: 1), at: index)
+        return 1
+    }
+
     public func contains(_ dot: Dot) -> Bool { dot.counter <= self[dot.replica] }
 
     /// Pointwise maximum.
