@@ -26,6 +26,13 @@ public struct CausalContext: Hashable, Sendable, CustomStringConvertible {
         compact()
     }
 
+    /// A context of cloud dots only, already sorted, unique and compact
+    /// (no dot with counter 1, so nothing folds into the empty vector).
+    init(compactCloud: [Dot]) {
+        versionVector = VersionVector()
+        cloud = compactCloud
+    }
+
     public init(versionVector: VersionVector) {
         self.versionVector = versionVector
         cloud = []

@@ -22,6 +22,18 @@ extension DotFun {
     public mutating func assign(
         _ value: Value, time: HLCTimestamp, replica: ReplicaID, context: inout CausalContext
     ) -> Causal<DotFun> {
+        if let old = head, tail.isEmpty, old.dot.counter > 1 {
+            // The common overwrite: one old dot, beyond any contiguous prefix,
+            // and a newer one — the delta context is just those two, sorted.
+            let dot = context.nextDot(for: replica)
+            let entry = Entry(dot: dot, time: time, value: value)
+            replaceAll(with: entry)
+            guard dot.counter > 1 else {
+                return Causal(store: DotFun(entry), context: CausalContext(dots: [old.dot, dot]))
+            }
+            let cloud = old.dot < dot ? [old.dot, dot] : [dot, old.dot]
+            return Causal(store: DotFun(entry), context: CausalContext(compactCloud: cloud))
+        }
         var deltaContext = CausalContext()
         let store = assign(value, time: time, replica: replica, context: &context, deltaContext: &deltaContext)
         return Causal(store: store, context: deltaContext)
