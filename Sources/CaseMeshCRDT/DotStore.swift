@@ -212,14 +212,6 @@ public struct DotMap<Key: Hashable & Sendable, Store: DotStore>: DotStore {
             }
         }
     }
-
-    /// Applies `body` to the store under `key` in place, dropping it if it
-    /// becomes empty.
-    mutating func update(_ key: Key, _ body: (inout Store) -> Void) {
-        var store = storage.removeValue(forKey: key) ?? Store()
-        body(&store)
-        if !store.isBottom { storage[key] = store }
-    }
 }
 
 /// A dot store paired with the causal context that gives it meaning. Both full

@@ -64,9 +64,6 @@ public struct HybridLogicalClock: Sendable {
         self.last = restoredUpperBound == 0 ? .zero : HLCTimestamp(wallMillis: restoredUpperBound + 1, logical: 0)
     }
 
-    /// The physical clock's reading now.
-    public func physicalNow() -> UInt64 { wallClock.nowMillis() }
-
     /// A timestamp for a local event.
     public mutating func now() -> HLCReading {
         let physical = wallClock.nowMillis()

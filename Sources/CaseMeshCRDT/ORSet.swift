@@ -23,14 +23,6 @@ extension DotMap {
         guard let store = storage.removeValue(forKey: key) else { return Causal() }
         return Causal(store: DotMap(), context: CausalContext(dots: store.dots))
     }
-
-    /// Removes every key (observed-remove of all that this replica has seen).
-    public mutating func removeAll() -> Causal<DotMap> {
-        var covered: [Dot] = []
-        forEachDot { covered.append($0) }
-        storage = [:]
-        return Causal(store: DotMap(), context: CausalContext(dots: covered))
-    }
 }
 
 extension DotMap {

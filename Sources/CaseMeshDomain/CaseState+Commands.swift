@@ -137,14 +137,9 @@ extension CaseState {
                                          from: status.rawValue, to: CaseStatus.resolved.rawValue, reason: resolutionValue))
 
         case let .addTag(tag):
-            let value = try Validate.label(tag, field: "tag")
-            recorder.updateSet(\.tags, add: value)
-            recorder.event(TimelineEvent(kind: .tagAdded, actor: actor, to: value))
-        case let .removeTag(raw):
-            let tag = raw.normalizedText
-            guard causal.store.tags.contains(tag) else { throw DomainError(code: .notFound, message: "the case has no tag \"\(tag)\"", field: "tag") }
-            recorder.updateSet(\.tags, remove: tag)
-            recorder.event(TimelineEvent(kind: .tagRemoved, actor: actor, from: tag))
+            try addLabel(tag, to: \.tags, field: "tag", event: .tagAdded, recorder: &recorder, actor: actor)
+        case let .removeTag(tag):
+            try removeLabel(tag, from: \.tags, field: "tag", event: .tagRemoved, recorder: &recorder, actor: actor)
         case let .linkCase(other):
             guard other != id else { throw .invalid("caseId", "a case cannot be linked to itself") }
             recorder.updateSet(\.linkedCases, add: other)
@@ -154,17 +149,31 @@ extension CaseState {
             recorder.updateSet(\.linkedCases, remove: other)
             recorder.event(TimelineEvent(kind: .caseUnlinked, actor: actor, ref: other.rawValue))
         case let .addArticle(article):
-            let value = try Validate.label(article, field: "article")
-            recorder.updateSet(\.articles, add: value)
-            recorder.event(TimelineEvent(kind: .articleAdded, actor: actor, to: value))
-        case let .removeArticle(raw):
-            let article = raw.normalizedText
-            guard causal.store.articles.contains(article) else { throw DomainError(code: .notFound, message: "the case has no article \"\(article)\"", field: "article") }
-            recorder.updateSet(\.articles, remove: article)
-            recorder.event(TimelineEvent(kind: .articleRemoved, actor: actor, from: article))
+            try addLabel(article, to: \.articles, field: "article", event: .articleAdded, recorder: &recorder, actor: actor)
+        case let .removeArticle(article):
+            try removeLabel(article, from: \.articles, field: "article", event: .articleRemoved, recorder: &recorder, actor: actor)
         }
         self = recorder.state
         return recorder.delta
+    }
+
+    /// Adds a tag or article reference (short single-line labels in an add-wins set).
+    private func addLabel(_ raw: String, to path: WritableKeyPath<CaseStore, DotMap<String, DotSet>>, field: String,
+                          event: TimelineEventKind, recorder: inout DeltaRecorder, actor: String) throws(DomainError) {
+        let value = try Validate.label(raw, field: field)
+        recorder.updateSet(path, add: value)
+        recorder.event(TimelineEvent(kind: event, actor: actor, to: value))
+    }
+
+    /// Removes a tag or article reference the case has.
+    private func removeLabel(_ raw: String, from path: WritableKeyPath<CaseStore, DotMap<String, DotSet>>, field: String,
+                             event: TimelineEventKind, recorder: inout DeltaRecorder, actor: String) throws(DomainError) {
+        let value = raw.normalizedText
+        guard causal.store[keyPath: path].contains(value) else {
+            throw DomainError(code: .notFound, message: "the case has no \(field) \"\(value)\"", field: field)
+        }
+        recorder.updateSet(path, remove: value)
+        recorder.event(TimelineEvent(kind: event, actor: actor, from: value))
     }
 }
 

@@ -5,9 +5,7 @@ import GRDB
 
 /// The `cases` table: the CRDT state as a blob plus the columns queries
 /// filter and sort on, all derived from the state on every write.
-struct CaseRow: Codable, FetchableRecord, PersistableRecord, Sendable {
-    static let databaseTableName = "cases"
-
+struct CaseRow: Codable, FetchableRecord, Sendable {
     var rowid: Int64?
     var id: String
     var number: String
