@@ -51,46 +51,96 @@ public struct CasePage: Sendable {
 }
 
 extension NodeStore {
+    /// One page of cases matching `query`, newest-updated first (ties: the
+    /// most recently created first). Filters without text are answered from
+    /// the in-memory query index; text goes through the full-text index.
     public func list(_ query: CaseQuery) throws(StoreError) -> CasePage {
         guard (1...1000).contains(query.limit) else {
             throw .rejected(.invalid("limit", "limit must be between 1 and 1000"))
         }
-        var conditions: [String] = []
-        var arguments: StatementArguments = []
+        var after: QueryIndex.Position?
+        if let cursor = query.cursor {
+            guard let position = Self.decodeCursor(cursor) else {
+                throw .rejected(.invalid("cursor", "cursor is not one this node handed out"))
+            }
+            after = position
+        }
+        let positions: [QueryIndex.Position]
+        if let text = query.text.map(Self.ftsQuery), !text.isEmpty {
+            positions = try searchPositions(query, text: text, after: after)
+        } else {
+            positions = indexPositions(query, after: after)
+        }
+        let page = Array(positions.prefix(query.limit))
+        let summaries = try summaries(page.map(\.rowid))
+        var next: String?
+        if positions.count > query.limit, let last = page.last { next = Self.encodeCursor(last) }
+        return CasePage(cases: summaries, nextCursor: next)
+    }
+
+    private func indexPositions(_ query: CaseQuery, after: QueryIndex.Position?) -> [QueryIndex.Position] {
+        queryIndex.withLock { index in
+            // A value no row ever had matches nothing.
+            var filter = QueryIndex.Filter(slaDueBefore: query.slaDueBefore)
+            if let status = query.status {
+                guard let code = index.code(status.rawValue) else { return [] }
+                filter.status = code
+            }
+            if let severity = query.severity {
+                guard let code = index.code(severity.rawValue) else { return [] }
+                filter.severity = code
+            }
+            if let region = query.region {
+                guard let code = index.code(region.rawValue) else { return [] }
+                filter.region = code
+            }
+            if let owner = query.owner {
+                guard let code = index.code(owner) else { return [] }
+                filter.owner = code
+            }
+            return index.positions(matching: filter, after: after, limit: query.limit + 1)
+        }
+    }
+
+    private func searchPositions(_ query: CaseQuery, text: String, after: QueryIndex.Position?) throws(StoreError) -> [QueryIndex.Position] {
+        var conditions = ["c.rowid IN (SELECT rowid FROM case_search WHERE case_search MATCH ?)"]
+        var arguments: StatementArguments = [text]
         if let status = query.status { conditions.append("c.status = ?"); _ = arguments.append(contentsOf: [status.rawValue]) }
         if let severity = query.severity { conditions.append("c.severity = ?"); _ = arguments.append(contentsOf: [severity.rawValue]) }
         if let region = query.region { conditions.append("c.owning_region = ?"); _ = arguments.append(contentsOf: [region.rawValue]) }
         if let owner = query.owner { conditions.append("c.owner = ?"); _ = arguments.append(contentsOf: [owner]) }
         if let due = query.slaDueBefore { conditions.append("c.sla_due_at < ?"); _ = arguments.append(contentsOf: [due]) }
-        if let text = query.text.map(Self.ftsQuery), !text.isEmpty {
-            conditions.append("c.rowid IN (SELECT rowid FROM case_search WHERE case_search MATCH ?)")
-            _ = arguments.append(contentsOf: [text])
+        if let after {
+            conditions.append("(c.updated_at < ? OR (c.updated_at = ? AND c.rowid < ?))")
+            _ = arguments.append(contentsOf: [after.updatedAt, after.updatedAt, after.rowid])
         }
-        if let cursor = query.cursor {
-            guard let (updated, id) = Self.decodeCursor(cursor) else {
-                throw .rejected(.invalid("cursor", "cursor is not one this node handed out"))
-            }
-            conditions.append("(c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))")
-            _ = arguments.append(contentsOf: [updated, updated, id])
-        }
-        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql = """
-            SELECT c.id, c.number, c.title, c.status, c.severity, c.owning_region, c.owner, c.sla_due_at, c.updated_at
-            FROM cases c \(whereClause)
-            ORDER BY c.updated_at DESC, c.id DESC
-            LIMIT \(query.limit + 1)
+            SELECT c.updated_at, c.rowid FROM cases c WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY c.updated_at DESC, c.rowid DESC LIMIT \(query.limit + 1)
             """
         let args = arguments
-        let rows = try read { db in
-            try Row.fetchAll(db, sql: sql, arguments: args).map { row in
-                CaseSummary(id: row[0], number: row[1], title: row[2], status: row[3], severity: row[4], owningRegion: row[5],
-                            owner: row[6], slaDueAt: row[7], updatedAt: row[8])
-            }
+        return try read { db in
+            try Row.fetchAll(db, sql: sql, arguments: args).map { QueryIndex.Position(updatedAt: $0[0], rowid: $0[1]) }
         }
-        let cases = Array(rows.prefix(query.limit))
-        var next: String?
-        if rows.count > query.limit, let last = cases.last { next = Self.encodeCursor(updated: last.updatedAt, id: last.id) }
-        return CasePage(cases: cases, nextCursor: next)
+    }
+
+    /// The list columns of `rowids`, in that order (rows gone meanwhile are skipped).
+    private func summaries(_ rowids: [Int64]) throws(StoreError) -> [CaseSummary] {
+        guard !rowids.isEmpty else { return [] }
+        let placeholders = Array(repeating: "?", count: rowids.count).joined(separator: ",")
+        let sql = """
+            SELECT rowid, id, number, title, status, severity, owning_region, owner, sla_due_at, updated_at
+            FROM cases WHERE rowid IN (\(placeholders))
+            """
+        let rows = try read { db in
+            var byRow: [Int64: CaseSummary] = [:]
+            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(rowids)) {
+                byRow[row[0]] = CaseSummary(id: row[1], number: row[2], title: row[3], status: row[4], severity: row[5],
+                                            owningRegion: row[6], owner: row[7], slaDueAt: row[8], updatedAt: row[9])
+            }
+            return byRow
+        }
+        return rowids.compactMap { rows[$0] }
     }
 
     /// Quotes every word so user input cannot inject FTS5 syntax.
@@ -101,14 +151,15 @@ extension NodeStore {
             .joined(separator: " ")
     }
 
-    static func encodeCursor(updated: Int64, id: String) -> String {
-        Data("\(updated)|\(id)".utf8).base64EncodedString()
+    static func encodeCursor(_ position: QueryIndex.Position) -> String {
+        Data("\(position.updatedAt)|\(position.rowid)".utf8).base64EncodedString()
     }
 
-    static func decodeCursor(_ cursor: String) -> (Int64, String)? {
+    static func decodeCursor(_ cursor: String) -> QueryIndex.Position? {
         guard let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8),
-              let bar = text.firstIndex(of: "|"), let updated = Int64(text[..<bar]) else { return nil }
-        return (updated, String(text[text.index(after: bar)...]))
+              let bar = text.firstIndex(of: "|"), let updated = Int64(text[..<bar]),
+              let rowid = Int64(text[text.index(after: bar)...]) else { return nil }
+        return QueryIndex.Position(updatedAt: updated, rowid: rowid)
     }
 }
 

@@ -45,3 +45,11 @@ struct CaseRow: Codable, FetchableRecord, Sendable {
         (state.title ?? "", state.text(.problemStatement) ?? "", state.notes.map(\.text).joined(separator: "\n"))
     }
 }
+
+extension QueryIndex.Columns {
+    /// The query-index columns of a row just written as `rowid`.
+    init(_ row: CaseRow, rowid: Int64) {
+        self.init(rowid: rowid, status: row.status, severity: row.severity, region: row.owning_region, owner: row.owner,
+                  slaDueAt: row.sla_due_at, updatedAt: row.updated_at)
+    }
+}

@@ -3,6 +3,17 @@ import CaseMeshDomain
 import Foundation
 import GRDB
 
+/// A case the batch being committed has read or written: later jobs of the
+/// batch see earlier ones' effects, and written cases carry their new list
+/// columns for the query index.
+struct BatchCase {
+    var row: Int64?
+    var state: CaseState
+    var digest: StateDigest
+    /// Set once the batch has written the case.
+    var columns: QueryIndex.Columns?
+}
+
 extension NodeStore {
     static func loadWriterState(_ db: Database, configuration: StoreConfiguration, wallClock: any WallClock) throws -> WriterState {
         if let owner = try String.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM node_meta WHERE key = 'node'") {
@@ -39,10 +50,13 @@ extension NodeStore {
     /// acknowledged.
     func commit(_ jobs: [WriteJob]) async -> [Result<WriteOutcome, StoreError>] {
         let start = writer.withLock { $0 }
+        let clock = ContinuousClock()
+        let began = clock.now
         do {
-            let (results, end) = try await pool.write { db in
+            let (results, end, changed, work) = try await pool.write { db in
+                let workBegan = clock.now
                 var state = start
-                var cache: [CaseID: (row: Int64?, state: CaseState, digest: StateDigest)] = [:]
+                var cache: [CaseID: BatchCase] = [:]
                 var results: [Result<WriteOutcome, StoreError>] = []
                 results.reserveCapacity(jobs.count)
                 for job in jobs {
@@ -55,9 +69,14 @@ extension NodeStore {
                     }
                 }
                 try self.finishBatch(db: db, state: &state, start: start)
-                return (results, state)
+                return (results, state, cache.values.compactMap(\.columns), clock.now - workBegan)
             }
+            let total = clock.now - began
             writer.withLock { $0 = end }
+            statistics.withLock { $0.record(jobs: jobs.count, work: work, total: total) }
+            queryIndex.withLock { index in
+                for columns in changed { index.upsert(columns) }
+            }
             return results
         } catch {
             let reason = Self.classifyWrite(error)
@@ -68,7 +87,7 @@ extension NodeStore {
     }
 
     private func apply(_ job: WriteJob, db: Database, state: inout WriterState,
-                       cache: inout [CaseID: (row: Int64?, state: CaseState, digest: StateDigest)]) throws -> WriteOutcome {
+                       cache: inout [CaseID: BatchCase]) throws -> WriteOutcome {
         switch job {
         case let .create(draft, actor):
             let id = try draft.id ?? CaseID(UUID().uuidString.lowercased())
@@ -139,10 +158,10 @@ extension NodeStore {
         try db.run("INSERT INTO node_meta(key, value) VALUES ('hlc_upper_bound', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [Int64(clamping: bound)])
     }
 
-    private func loadCase(_ id: CaseID, db: Database, cache: inout [CaseID: (row: Int64?, state: CaseState, digest: StateDigest)]) throws -> (row: Int64?, state: CaseState, digest: StateDigest)? {
+    private func loadCase(_ id: CaseID, db: Database, cache: inout [CaseID: BatchCase]) throws -> BatchCase? {
         if let cached = cache[id] { return cached }
         guard let row = try db.fetchCaseRow(id) else { return nil }
-        let loaded = (row: row.rowid, state: try row.decodeState(), digest: StateDigest(bytes: [UInt8](row.digest)))
+        let loaded = BatchCase(row: row.rowid, state: try row.decodeState(), digest: StateDigest(bytes: [UInt8](row.digest)), columns: nil)
         cache[id] = loaded
         return loaded
     }
@@ -157,15 +176,15 @@ extension NodeStore {
     }
 
     /// Writes the case row, its search entry, the delta and the digest.
-    private func persist(id: CaseID, previous: (row: Int64?, state: CaseState, digest: StateDigest)?, new: CaseState, delta: CaseState,
+    private func persist(id: CaseID, previous: BatchCase?, new: CaseState, delta: CaseState,
                          origin: ReplicaID, db: Database, state: inout WriterState,
-                         cache: inout [CaseID: (row: Int64?, state: CaseState, digest: StateDigest)]) throws -> LogPosition {
+                         cache: inout [CaseID: BatchCase]) throws -> LogPosition {
         let digest = new.digest
         let now = Int64(clamping: wallClock.nowMillis())
         var row = CaseRow(rowid: previous?.row, state: new, digest: digest, now: now)
-        let columns: StatementArguments = [row.id, row.number, row.state, row.digest, row.title, row.status, row.severity,
-                                           row.owning_region, row.owner, row.sla_due_at, row.updated_at, row.created_at]
         if previous == nil {
+            let columns: StatementArguments = [row.id, row.number, row.state, row.digest, row.title, row.status, row.severity,
+                                               row.owning_region, row.owner, row.sla_due_at, row.updated_at, row.created_at]
             try db.run("""
                 INSERT INTO cases(id, number, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -173,10 +192,13 @@ extension NodeStore {
             row.rowid = db.lastInsertedRowID
             state.caseCount += 1
         } else {
+            // id, number and creation time never change; leaving them out
+            // keeps the unique id index untouched.
             try db.run("""
-                UPDATE cases SET id = ?, number = ?, state = ?, digest = ?, title = ?, status = ?, severity = ?, owning_region = ?,
-                    owner = ?, sla_due_at = ?, updated_at = ?, created_at = ? WHERE rowid = ?
-                """, columns + [row.rowid])
+                UPDATE cases SET state = ?, digest = ?, title = ?, status = ?, severity = ?, owning_region = ?,
+                    owner = ?, sla_due_at = ?, updated_at = ? WHERE rowid = ?
+                """, [row.state, row.digest, row.title, row.status, row.severity,
+                       row.owning_region, row.owner, row.sla_due_at, row.updated_at, row.rowid])
         }
         let text = CaseRow.searchText(new)
         if previous.map({ CaseRow.searchText($0.state) != text }) ?? true {
@@ -186,7 +208,9 @@ extension NodeStore {
         }
         if let previous { state.digest.toggle(previous.digest) }
         state.digest.toggle(digest)
-        cache[id] = (row: row.rowid, state: new, digest: digest)
+        if let rowid = row.rowid {
+            cache[id] = BatchCase(row: rowid, state: new, digest: digest, columns: QueryIndex.Columns(row, rowid: rowid))
+        }
         return try appendLog(origin: origin, caseID: id, delta: delta, db: db, state: &state)
     }
 

@@ -19,7 +19,10 @@ public final class NodeStore: Sendable {
     let logger: Logger
     let wallClock: any WallClock
     let writer: Mutex<WriterState>
+    /// What list queries filter and sort on; changed after each commit.
+    let queryIndex: Mutex<QueryIndex>
     private let queue: CommitQueue
+    let statistics = Mutex(CommitStatistics())
 
     /// What only the (serialised) writer changes, mirrored from the database.
     struct WriterState: Sendable {
@@ -61,8 +64,10 @@ public final class NodeStore: Sendable {
             throw classifyOpen(error, path: path)
         }
         let state: WriterState
+        let index: QueryIndex
         do {
             state = try pool.write { db in try loadWriterState(db, configuration: configuration, wallClock: wallClock) }
+            index = try pool.read { db in try loadQueryIndex(db) }
         } catch {
             try? pool.close()
             throw classifyOpen(error, path: path)
@@ -71,18 +76,31 @@ public final class NodeStore: Sendable {
             "node": "\(configuration.replica)", "path": "\(path)", "cases": "\(state.caseCount)",
             "durability": "\(configuration.durability.rawValue)",
         ])
-        return NodeStore(configuration: configuration, pool: pool, lock: lock, logger: logger, wallClock: wallClock, state: state)
+        return NodeStore(configuration: configuration, pool: pool, lock: lock, logger: logger, wallClock: wallClock, state: state, index: index)
+    }
+
+    /// The list columns of every case, for the in-memory query index.
+    private static func loadQueryIndex(_ db: Database) throws -> QueryIndex {
+        let rows = try Row.fetchCursor(db, sql: "SELECT rowid, status, severity, owning_region, owner, sla_due_at, updated_at FROM cases")
+        var columns: [QueryIndex.Columns] = []
+        while let row = try rows.next() {
+            columns.append(QueryIndex.Columns(rowid: row[0], status: row[1], severity: row[2], region: row[3], owner: row[4],
+                                              slaDueAt: row[5], updatedAt: row[6]))
+        }
+        return QueryIndex(columns)
     }
 
     private let lock: DirectoryLock
 
-    private init(configuration: StoreConfiguration, pool: DatabasePool, lock: DirectoryLock, logger: Logger, wallClock: any WallClock, state: WriterState) {
+    private init(configuration: StoreConfiguration, pool: DatabasePool, lock: DirectoryLock, logger: Logger, wallClock: any WallClock,
+                 state: WriterState, index: QueryIndex) {
         self.configuration = configuration
         self.pool = pool
         self.lock = lock
         self.logger = logger
         self.wallClock = wallClock
         writer = Mutex(state)
+        queryIndex = Mutex(index)
         queue = CommitQueue()
     }
 
@@ -124,6 +142,9 @@ public final class NodeStore: Sendable {
     public var digest: (digest: StateDigest, cases: Int) {
         writer.withLock { ($0.digest, $0.caseCount) }
     }
+
+    /// Counters of the group committer since the store opened.
+    public var commitStatistics: CommitStatistics { statistics.withLock { $0 } }
 
     /// Why writes are refused, if they are.
     public var writeFailure: String? { writer.withLock { $0.failure } }

@@ -64,6 +64,18 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
+        // List queries moved to the in-memory QueryIndex: these indexes made
+        // every update rewrite six random B-tree pages.
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                DROP INDEX IF EXISTS cases_by_updated;
+                DROP INDEX IF EXISTS cases_by_status;
+                DROP INDEX IF EXISTS cases_by_severity;
+                DROP INDEX IF EXISTS cases_by_region;
+                DROP INDEX IF EXISTS cases_by_owner;
+                DROP INDEX IF EXISTS cases_by_sla_due;
+                """)
+        }
         return migrator
     }
 }

@@ -193,8 +193,10 @@ progress("restart to serving: \(String(format: "%.2f", restartSeconds)) s at \(l
 
 progress("\(updateCount) durable single-field updates from \(writerCount) writers…")
 let updateStart = clock.now
+let statsBefore = store.commitStatistics
 let sortedLatencies = await update(store, count: updates, writers: writerCount, cases: cases).sorted()
 let updateSeconds = seconds(clock.now - updateStart)
+let statsAfter = store.commitStatistics
 
 // MARK: 4. queries
 
@@ -223,6 +225,14 @@ func mib(_ bytes: Int) -> String { String(format: "%.0f MiB", Double(bytes) / 1_
 print("CaseMesh store (release), \(loadedCases) cases, \(ProcessInfo.processInfo.activeProcessorCount) cores")
 print("  durable updates (synchronous FULL, \(writerCount) writers): \(Int(Double(updateCount) / updateSeconds)) updates/s")
 print("    commit latency p50 \(ms(percentile(sortedLatencies, 0.5))), p99 \(ms(percentile(sortedLatencies, 0.99)))")
+let batches = statsAfter.commits - statsBefore.commits
+let batchWrites = statsAfter.writes - statsBefore.writes
+let applyingSeconds = seconds(statsAfter.applying - statsBefore.applying)
+let committingSeconds = seconds(statsAfter.committing - statsBefore.committing)
+print("    \(batches) transactions, \(String(format: "%.1f", Double(batchWrites) / Double(max(batches, 1)))) writes each; "
+      + "per write: \(String(format: "%.0f", applyingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs applying, "
+      + "\(String(format: "%.0f", committingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs in the writer incl. commit; "
+      + "writer busy \(String(format: "%.0f", committingSeconds / updateSeconds * 100))% of the time")
 print("  filtered list query (limit 50): p50 \(ms(percentile(queryTimes, 0.5))), p99 \(ms(percentile(queryTimes, 0.99))) (\(returned) rows over \(queryCount) queries)")
 print("  resident memory: \(mib(rss)) now, \(mib(peak)) peak")
 print("  restart to serving: \(String(format: "%.2f s", restartSeconds))")

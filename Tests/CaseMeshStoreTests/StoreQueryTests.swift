@@ -157,9 +157,9 @@ import CaseMeshDomain
     }
 
     /// 30 cases paged 7 at a time: every case is listed exactly once, pages
-    /// are in updated-at descending order (ties by id, descending) across
-    /// page boundaries, and the last page has no cursor. Run with distinct
-    /// update times and with all cases in the same millisecond.
+    /// are in updated-at descending order (ties: the later-created case
+    /// first) across page boundaries, and the last page has no cursor. Run
+    /// with distinct update times and with all cases in the same millisecond.
     @Test(arguments: [UInt64(0), UInt64(5)])
     func paginationVisitsEveryCaseOnceInOrder(clockStep: UInt64) async throws {
         try await withTemporaryDirectory { dir in
@@ -190,7 +190,8 @@ import CaseMeshDomain
             #expect(pages == 5)
             #expect(seen.count == 30)
             #expect(Set(seen.map(\.id)) == Set(ids))
-            let expectedOrder = seen.sorted { ($0.updatedAt, $0.id) > ($1.updatedAt, $1.id) }
+            let created = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+            let expectedOrder = seen.sorted { ($0.updatedAt, created[$0.id]!) > ($1.updatedAt, created[$1.id]!) }
             #expect(seen.map(\.id) == expectedOrder.map(\.id))
             for summary in seen {
                 let state = try #require(try store.caseState(caseID(summary.id)))

@@ -1,0 +1,210 @@
+/// The list-query columns of every case, held in memory in newest-updated
+/// order, so that filtered lists need no SQL index.
+///
+/// Why not SQL indexes: every list is ordered by last update, so every such
+/// index ends in `updated_at` and every single-field update would rewrite
+/// each of them — one random B-tree page per index per write, which
+/// dominated the durable write path. Here an update moves one 32-byte entry.
+/// The index is derived data: it is rebuilt from the `cases` table when the
+/// store opens and changed only after the transaction that changed the rows
+/// has committed.
+struct QueryIndex: Sendable {
+    /// One case, as lists filter and order it. Strings are interned as codes
+    /// so entries are plain values (no reference counting, cheap to move).
+    struct Entry: Sendable, Equatable {
+        var updatedAt: Int64
+        var rowid: Int64
+        var slaDueAt: Int64
+        var status: UInt32
+        var severity: UInt32
+        var region: UInt32
+        /// `0` when the case has no owner.
+        var owner: UInt32
+
+        /// List order: newest update first, ties by newest row first.
+        static func precedesInStorage(_ a: Entry, _ b: Entry) -> Bool {
+            a.updatedAt != b.updatedAt ? a.updatedAt < b.updatedAt : a.rowid < b.rowid
+        }
+
+        static let noDeadline = Int64.max
+    }
+
+    /// The column values of a row, before interning.
+    struct Columns: Sendable {
+        var rowid: Int64
+        var status: String
+        var severity: String
+        var region: String
+        var owner: String?
+        var slaDueAt: Int64?
+        var updatedAt: Int64
+    }
+
+    /// A position to continue a list after: the last entry of the previous page.
+    struct Position: Sendable, Equatable {
+        var updatedAt: Int64
+        var rowid: Int64
+    }
+
+    /// Filters as codes; nil means "any".
+    struct Filter: Sendable {
+        var status: UInt32?
+        var severity: UInt32?
+        var region: UInt32?
+        var owner: UInt32?
+        var slaDueBefore: Int64?
+
+        func matches(_ entry: Entry) -> Bool {
+            if let status, entry.status != status { return false }
+            if let severity, entry.severity != severity { return false }
+            if let region, entry.region != region { return false }
+            if let owner, entry.owner != owner { return false }
+            if let slaDueBefore, !(entry.slaDueAt < slaDueBefore) { return false }
+            return true
+        }
+    }
+
+    /// Sorted runs of entries (ascending storage order, each run after the
+    /// previous one), so inserting or removing moves at most one run.
+    private var runs: [[Entry]] = []
+    /// Where each case's entry sits: its update time (with the rowid, its sort key).
+    private var updatedAtByRow: [Int64: Int64] = [:]
+    private var codes: [String: UInt32] = [:]
+    private(set) var count = 0
+
+    static let runCapacity = 1024
+
+    init() {}
+
+    /// Builds the index of `rows` in one sort.
+    init(_ rows: some Sequence<Columns>) {
+        var entries: [Entry] = []
+        for row in rows {
+            let entry = makeEntry(row)
+            if updatedAtByRow.updateValue(entry.updatedAt, forKey: entry.rowid) == nil {
+                entries.append(entry)
+            }
+        }
+        entries.sort(by: Entry.precedesInStorage)
+        count = entries.count
+        var start = 0
+        // Runs start half full, leaving room for inserts.
+        let fill = Self.runCapacity / 2
+        while start < entries.count {
+            let end = min(start + fill, entries.count)
+            runs.append(Array(entries[start..<end]))
+            start = end
+        }
+    }
+
+    /// The code of a column value, if any row ever had it.
+    func code(_ value: String) -> UInt32? { codes[value] }
+
+    /// Inserts or moves the entry of `columns.rowid`.
+    mutating func upsert(_ columns: Columns) {
+        let entry = makeEntry(columns)
+        if let previous = updatedAtByRow.updateValue(entry.updatedAt, forKey: entry.rowid) {
+            remove(Position(updatedAt: previous, rowid: entry.rowid))
+        }
+        insert(entry)
+    }
+
+    /// Up to `limit` entries matching `filter`, in list order, starting after `after`.
+    func positions(matching filter: Filter, after: Position?, limit: Int) -> [Position] {
+        var result: [Position] = []
+        guard limit > 0, !runs.isEmpty else { return result }
+        var runIndex = runs.count - 1
+        var index = runs[runIndex].count - 1
+        if let after {
+            // The first entry strictly before `after` in list order.
+            let probe = Entry(updatedAt: after.updatedAt, rowid: after.rowid, slaDueAt: 0, status: 0, severity: 0, region: 0, owner: 0)
+            runIndex = firstRun(notBefore: probe)
+            if runIndex == runs.count {
+                runIndex = runs.count - 1
+                index = runs[runIndex].count - 1
+            } else {
+                index = Self.lowerBound(runs[runIndex], probe) - 1
+            }
+        }
+        while runIndex >= 0 {
+            let run = runs[runIndex]
+            while index >= 0 {
+                let entry = run[index]
+                if filter.matches(entry) {
+                    result.append(Position(updatedAt: entry.updatedAt, rowid: entry.rowid))
+                    if result.count == limit { return result }
+                }
+                index -= 1
+            }
+            runIndex -= 1
+            if runIndex >= 0 { index = runs[runIndex].count - 1 }
+        }
+        return result
+    }
+
+    // MARK: - Internals
+
+    private mutating func intern(_ value: String) -> UInt32 {
+        if let code = codes[value] { return code }
+        let code = UInt32(codes.count + 1)
+        codes[value] = code
+        return code
+    }
+
+    private mutating func makeEntry(_ columns: Columns) -> Entry {
+        Entry(updatedAt: columns.updatedAt, rowid: columns.rowid, slaDueAt: columns.slaDueAt ?? Entry.noDeadline,
+              status: intern(columns.status), severity: intern(columns.severity), region: intern(columns.region),
+              owner: columns.owner.map { intern($0) } ?? 0)
+    }
+
+    /// The index of the first run whose last entry is not before `entry`
+    /// (`runs.count` if every run ends before it).
+    private func firstRun(notBefore entry: Entry) -> Int {
+        var low = 0
+        var high = runs.count
+        while low < high {
+            let mid = (low + high) / 2
+            if Entry.precedesInStorage(runs[mid][runs[mid].count - 1], entry) { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    private static func lowerBound(_ run: [Entry], _ entry: Entry) -> Int {
+        var low = 0
+        var high = run.count
+        while low < high {
+            let mid = (low + high) / 2
+            if Entry.precedesInStorage(run[mid], entry) { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    private mutating func insert(_ entry: Entry) {
+        count += 1
+        if runs.isEmpty {
+            runs.append([entry])
+            return
+        }
+        // Updates carry the newest time, so almost every insert lands at the end.
+        let runIndex = min(firstRun(notBefore: entry), runs.count - 1)
+        let position = Self.lowerBound(runs[runIndex], entry)
+        runs[runIndex].insert(entry, at: position)
+        if runs[runIndex].count > Self.runCapacity {
+            let upper = Array(runs[runIndex][(Self.runCapacity / 2)...])
+            runs[runIndex].removeSubrange((Self.runCapacity / 2)...)
+            runs.insert(upper, at: runIndex + 1)
+        }
+    }
+
+    private mutating func remove(_ position: Position) {
+        let probe = Entry(updatedAt: position.updatedAt, rowid: position.rowid, slaDueAt: 0, status: 0, severity: 0, region: 0, owner: 0)
+        let runIndex = firstRun(notBefore: probe)
+        guard runIndex < runs.count else { return }
+        let index = Self.lowerBound(runs[runIndex], probe)
+        guard index < runs[runIndex].count, runs[runIndex][index].rowid == position.rowid,
+              runs[runIndex][index].updatedAt == position.updatedAt else { return }
+        runs[runIndex].remove(at: index)
+        count -= 1
+        if runs[runIndex].isEmpty { runs.remove(at: runIndex) }
+    }
+}

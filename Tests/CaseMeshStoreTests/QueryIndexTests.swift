@@ -1,0 +1,94 @@
+import Testing
+import CaseMeshCRDT
+@testable import CaseMeshStore
+
+/// The in-memory query index against a reference model: every row's latest
+/// columns, filtered and sorted from scratch for each query.
+@Suite struct QueryIndexTests {
+    private static let statuses = ["new", "investigating", "escalated"]
+    private static let severities = ["sev1", "sev2", "sev3"]
+    private static let regions = ["EMEA", "AMER"]
+    private static let owners: [String?] = [nil, "ana", "bo", "cy"]
+
+    private static func randomColumns(rowid: Int64, time: Int64, random: inout SplitMix64) -> QueryIndex.Columns {
+        QueryIndex.Columns(rowid: rowid, status: statuses.randomElement(using: &random)!,
+                           severity: severities.randomElement(using: &random)!, region: regions.randomElement(using: &random)!,
+                           owner: owners.randomElement(using: &random)!,
+                           slaDueAt: Bool.random(using: &random) ? nil : Int64.random(in: 0..<100, using: &random),
+                           updatedAt: time)
+    }
+
+    private struct Query {
+        var status: String?, severity: String?, region: String?, owner: String?, slaDueBefore: Int64?
+        func matches(_ c: QueryIndex.Columns) -> Bool {
+            (status == nil || c.status == status) && (severity == nil || c.severity == severity)
+                && (region == nil || c.region == region) && (owner == nil || c.owner == owner)
+                && (slaDueBefore == nil || (c.slaDueAt.map { $0 < slaDueBefore! } ?? false))
+        }
+    }
+
+    /// Pages through the index the way `list` does.
+    private static func page(_ index: QueryIndex, _ query: Query, limit: Int) -> [Int64]? {
+        var filter = QueryIndex.Filter(slaDueBefore: query.slaDueBefore)
+        for (value, path) in [(query.status, \QueryIndex.Filter.status), (query.severity, \.severity), (query.region, \.region), (query.owner, \.owner)] {
+            guard let value else { continue }
+            guard let code = index.code(value) else { return [] }
+            filter[keyPath: path] = code
+        }
+        var result: [Int64] = []
+        var after: QueryIndex.Position?
+        while true {
+            let positions = index.positions(matching: filter, after: after, limit: limit)
+            result += positions.map(\.rowid)
+            guard positions.count == limit, let last = positions.last else { return result }
+            after = last
+            if result.count > index.count { return nil }  // not terminating
+        }
+    }
+
+    /// Inserts, moves (including to older times and equal times) and bulk
+    /// builds, with runs splitting past their capacity: every paged query
+    /// equals the model's answer, in order.
+    @Test(arguments: [UInt64(1), 2, 3, 4])
+    func pagedQueriesMatchTheModel(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        var model: [Int64: QueryIndex.Columns] = [:]
+        let initialRows = Int.random(in: 0..<1500, using: &random)
+        for rowid in 1...Int64(max(initialRows, 1)) {
+            model[rowid] = Self.randomColumns(rowid: rowid, time: Int64.random(in: 0..<50, using: &random), random: &random)
+        }
+        var index = QueryIndex(model.values)
+        var time: Int64 = 50
+        for step in 0..<4000 {
+            let rowid = Int64.random(in: 1...Int64(model.count + 20), using: &random)
+            // Mostly newer times (the common update), sometimes older or equal ones (remote merges, clock ties).
+            let roll = Int.random(in: 0..<10, using: &random)
+            if roll < 7 { time += Int64.random(in: 0...1, using: &random) }
+            let at = roll == 9 ? Int64.random(in: 0..<time, using: &random) : time
+            let columns = Self.randomColumns(rowid: rowid, time: at, random: &random)
+            model[rowid] = columns
+            index.upsert(columns)
+            #expect(index.count == model.count, "seed \(seed) step \(step)")
+            if step % 400 == 0 || step == 3999 {
+                for _ in 0..<8 {
+                    let query = Query(status: Bool.random(using: &random) ? Self.statuses.randomElement(using: &random) : nil,
+                                      severity: Bool.random(using: &random) ? Self.severities.randomElement(using: &random) : nil,
+                                      region: Int.random(in: 0..<3, using: &random) == 0 ? Self.regions.randomElement(using: &random) : nil,
+                                      owner: Int.random(in: 0..<3, using: &random) == 0 ? (Self.owners.randomElement(using: &random)! ?? "nobody") : nil,
+                                      slaDueBefore: Int.random(in: 0..<4, using: &random) == 0 ? Int64.random(in: 0..<100, using: &random) : nil)
+                    let expected = model.values.filter(query.matches)
+                        .sorted { ($0.updatedAt, $0.rowid) > ($1.updatedAt, $1.rowid) }.map(\.rowid)
+                    let limit = [1, 7, 50, 1000].randomElement(using: &random)!
+                    #expect(Self.page(index, query, limit: limit) == expected, "seed \(seed) step \(step) query \(query) limit \(limit)")
+                }
+            }
+        }
+    }
+
+    /// An empty index answers every query with nothing, cursor or not.
+    @Test func emptyIndexListsNothing() {
+        let index = QueryIndex()
+        #expect(index.positions(matching: QueryIndex.Filter(), after: nil, limit: 10).isEmpty)
+        #expect(index.positions(matching: QueryIndex.Filter(), after: QueryIndex.Position(updatedAt: 5, rowid: 1), limit: 10).isEmpty)
+    }
+}
