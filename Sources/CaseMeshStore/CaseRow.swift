@@ -5,7 +5,7 @@ import GRDB
 
 /// The `cases` table: the CRDT state as a blob plus the columns queries
 /// filter and sort on, all derived from the state on every write.
-struct CaseRow: Codable, FetchableRecord, Sendable {
+struct CaseRow: Sendable {
     var rowid: Int64?
     var id: String
     var number: String
@@ -34,10 +34,6 @@ struct CaseRow: Codable, FetchableRecord, Sendable {
         sla_due_at = state.sla(now: now).nextDueAt
         updated_at = Int64(clamping: state.updatedAt.wallMillis)
         created_at = Int64(clamping: state.header.createdAt.wallMillis)
-    }
-
-    func decodeState() throws -> CaseState {
-        try CaseState(decoding: [UInt8](state))
     }
 
     /// The text full-text search covers.

@@ -1,4 +1,6 @@
+import CaseMeshCRDT
 import CaseMeshDomain
+import Foundation
 import GRDB
 
 /// The write path runs the same few statements thousands of times a second;
@@ -9,8 +11,14 @@ extension Database {
         try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 
-    func fetchCaseRow(_ id: CaseID) throws -> CaseRow? {
-        try CaseRow.fetchOne(cachedStatement(sql: "SELECT * FROM cases WHERE id = ?"), arguments: [id.rawValue])
+    /// A case's row id, decoded state and digest: the three columns the
+    /// write path needs, read without decoding the whole record.
+    func fetchStoredCase(_ id: CaseID) throws -> (rowid: Int64, state: CaseState, digest: StateDigest)? {
+        guard let row = try Row.fetchOne(cachedStatement(sql: "SELECT rowid, state, digest FROM cases WHERE id = ?"),
+                                         arguments: [id.rawValue]) else { return nil }
+        let state = try row.withUnsafeData(atIndex: 1) { data in try CaseState(decoding: [UInt8](data ?? Data())) }
+        let digest: Data = row[2]
+        return (row[0], state, StateDigest(bytes: [UInt8](digest)))
     }
 
     func fetchInt64(_ sql: String, _ arguments: StatementArguments = []) throws -> Int64? {

@@ -160,8 +160,8 @@ extension NodeStore {
 
     private func loadCase(_ id: CaseID, db: Database, cache: inout [CaseID: BatchCase]) throws -> BatchCase? {
         if let cached = cache[id] { return cached }
-        guard let row = try db.fetchCaseRow(id) else { return nil }
-        let loaded = BatchCase(row: row.rowid, state: try row.decodeState(), digest: StateDigest(bytes: [UInt8](row.digest)), columns: nil)
+        guard let stored = try db.fetchStoredCase(id) else { return nil }
+        let loaded = BatchCase(row: stored.rowid, state: stored.state, digest: stored.digest, columns: nil)
         cache[id] = loaded
         return loaded
     }

@@ -153,7 +153,7 @@ public final class NodeStore: Sendable {
     public var appliedPositions: [ReplicaID: UInt64] { writer.withLock { $0.applied } }
 
     public func caseState(_ id: CaseID) throws(StoreError) -> CaseState? {
-        try read { db in try db.fetchCaseRow(id)?.decodeState() }
+        try read { db in try db.fetchStoredCase(id)?.state }
     }
 
     /// Runs `PRAGMA integrity_check`; returns the problems found (empty when ok).
