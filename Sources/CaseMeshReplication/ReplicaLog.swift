@@ -1,0 +1,42 @@
+import CaseMeshCRDT
+import CaseMeshDomain
+
+/// What the replication engine reads from its node's store. Reads only:
+/// every change goes through a directive the shell executes.
+///
+/// The durable store implements it over SQLite; the simulation over memory.
+public protocol ReplicaLog {
+    /// The node's applied log positions (its own log included).
+    var applied: LogPositions { get }
+
+    /// Entries of `origin` after counter `after`, oldest first, stopping
+    /// before the total would exceed `maxBytes` (at least one entry is
+    /// returned if any exists).
+    func entries(of origin: ReplicaID, after: UInt64, maxBytes: Int) -> LogRead
+
+    /// The digest of each of the `CaseBucket.count` buckets of cases.
+    func bucketDigests() -> [StateDigest]
+
+    /// The digest of every case in `buckets`.
+    func caseDigests(inBuckets buckets: [Int]) -> [CaseID: StateDigest]
+
+    /// The full, encoded state of each of `ids` the node holds.
+    func encodedCases(_ ids: [CaseID]) -> [[UInt8]]
+}
+
+/// Cases are split into buckets by a stable hash of their id, so two nodes
+/// can find where they differ by comparing bucket digests first and case
+/// digests only inside the buckets that differ.
+public enum CaseBucket {
+    public static let count = 256
+
+    /// The bucket of `id` (FNV-1a over its UTF-8 bytes: the same on every node and platform).
+    public static func of(_ id: CaseID) -> Int {
+        var hash: UInt32 = 2_166_136_261
+        for byte in id.rawValue.utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 16_777_619
+        }
+        return Int(hash % UInt32(count))
+    }
+}

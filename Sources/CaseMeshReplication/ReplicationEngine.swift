@@ -1,0 +1,401 @@
+import CaseMeshCRDT
+import CaseMeshDomain
+
+/// Something that happened to the node, fed into the engine by its shell.
+public enum ReplicationEvent: Sendable, Equatable {
+    /// Time passed; `now` is in milliseconds and never goes back.
+    case tick(now: UInt64)
+    /// A connection to `peer` is up (after the TLS handshake and identity check).
+    case connected(ReplicaID)
+    /// The connection to `peer` is gone.
+    case disconnected(ReplicaID)
+    case received(from: ReplicaID, ReplicationMessage)
+    /// Entries became durable in the node's log: local writes, applied
+    /// remote entries, conflict follow-ups or a catch-up.
+    case committed
+    /// The shell could not apply `origin`'s entry `counter` (it is kept
+    /// unacknowledged and will arrive again).
+    case applyFailed(origin: ReplicaID, counter: UInt64)
+}
+
+/// What the engine wants done. The shell executes directives in order; an
+/// `apply` or `applyCases` that fails stops the ones after it.
+public enum ReplicationDirective: Sendable, Equatable {
+    case send(to: ReplicaID, ReplicationMessage)
+    /// Apply a received entry (entries of one origin arrive in order), then
+    /// report `.committed` or `.applyFailed`.
+    case apply(LogEntry)
+    /// Merge these full case states from a catch-up and raise the applied
+    /// positions to at least `fastForward`, in one transaction, then report
+    /// `.committed`. If it cannot be done (e.g. a clock too far ahead), do
+    /// none of it: the sender starts the catch-up again after its timeout.
+    case applyCases([[UInt8]], fastForward: LogPositions)
+    /// Remember what `peer` has acknowledged (shown to operators, survives restarts).
+    case recordAcknowledgement(peer: ReplicaID, positions: LogPositions)
+    /// `peer` has been silent for the peer timeout: close its connection so
+    /// the transport reconnects.
+    case suspect(ReplicaID)
+}
+
+/// Delta-interval anti-entropy between the nodes of a cluster, as a pure
+/// state machine: events in, directives out, time fed in by the shell. The
+/// same code runs in the node and in the deterministic simulation.
+///
+/// Every node ships every origin's log entries (its own and those it
+/// received) to each peer, from what that peer has acknowledged, so a node
+/// that reaches only one other still converges through it. Acknowledgements
+/// are the receiver's applied positions, reported only for durable entries.
+/// A peer that needs entries the log no longer holds is caught up by
+/// comparing bucket digests, then case digests in the buckets that differ,
+/// and shipping only the cases that differ.
+public struct ReplicationEngine: Sendable {
+    public let node: ReplicaID
+    public let configuration: ReplicationConfiguration
+    public private(set) var now: UInt64
+    private var peers: [ReplicaID: Peer]
+    /// Highest counter per origin handed to the shell to apply.
+    private var pending: LogPositions = [:]
+    /// When the oldest still-pending apply of each origin was handed out.
+    private var pendingSince: [ReplicaID: UInt64] = [:]
+    private var incoming: [ReplicaID: IncomingCatchUp] = [:]
+    private var nextSession: UInt64
+
+    struct Peer: Sendable {
+        var connected = false
+        var alive = true
+        /// Its positions arrived since the connection came up.
+        var heard = false
+        var lastHeard: UInt64 = 0
+        var lastSent: UInt64 = 0
+        var acked: LogPositions = [:]
+        var recorded: LogPositions = [:]
+        /// Highest counter sent per origin (acknowledged or not).
+        var sent: LogPositions = [:]
+        /// Last time the acknowledgements moved (or sending started afresh).
+        var lastProgress: UInt64 = 0
+        /// Our positions as last reported to the peer.
+        var reported: LogPositions = [:]
+        var outgoing: OutgoingCatchUp?
+
+        var inFlight: UInt64 {
+            sent.reduce(0) { total, item in total + (item.value > (acked[item.key] ?? 0) ? item.value - (acked[item.key] ?? 0) : 0) }
+        }
+    }
+
+    struct OutgoingCatchUp: Sendable {
+        var session: UInt64
+        var positions: LogPositions
+        var started: UInt64
+    }
+
+    struct IncomingCatchUp: Sendable {
+        var session: UInt64
+        var positions: LogPositions
+        /// Parts received so far; applied together once all are here, so a
+        /// lost part can never leave positions raised over missing cases.
+        var parts: [Int: [[UInt8]]]
+        var started: UInt64
+    }
+
+    /// `acknowledged` is what each peer had acknowledged before a restart;
+    /// nothing is shipped to a peer before it reports its positions anyway.
+    public init(node: ReplicaID, peers: [ReplicaID], configuration: ReplicationConfiguration = ReplicationConfiguration(),
+                now: UInt64, acknowledged: [ReplicaID: LogPositions] = [:], sessionSeed: UInt64 = 0) {
+        self.node = node
+        self.configuration = configuration
+        self.now = now
+        var table: [ReplicaID: Peer] = [:]
+        for peer in peers where peer != node {
+            var state = Peer()
+            state.acked = acknowledged[peer] ?? [:]
+            state.recorded = state.acked
+            table[peer] = state
+        }
+        self.peers = table
+        // Sessions of different incarnations must not be confused: mix in the seed.
+        nextSession = sessionSeed << 20
+    }
+
+    /// The positions each peer has acknowledged.
+    public var acknowledged: [ReplicaID: LogPositions] { peers.mapValues(\.acked) }
+
+    /// Peers currently considered reachable.
+    public var livePeers: [ReplicaID] { peers.filter { $0.value.connected && $0.value.alive }.map(\.key).sorted() }
+
+    public mutating func handle(_ event: ReplicationEvent, log: some ReplicaLog) -> [ReplicationDirective] {
+        var out: [ReplicationDirective] = []
+        switch event {
+        case let .tick(time):
+            now = max(now, time)
+            onTick(log: log, out: &out)
+        case let .connected(peer):
+            guard var state = peers[peer] else { return [] }
+            state.connected = true
+            state.alive = true
+            state.heard = false
+            state.lastHeard = now
+            state.sent = state.acked
+            state.outgoing = nil
+            peers[peer] = state
+            report(to: peer, log: log, out: &out)
+        case let .disconnected(peer):
+            guard var state = peers[peer] else { return [] }
+            state.connected = false
+            state.heard = false
+            state.sent = state.acked
+            state.outgoing = nil
+            peers[peer] = state
+            incoming[peer] = nil
+        case let .received(peer, message):
+            guard peers[peer] != nil else { return [] }
+            onReceive(message, from: peer, log: log, out: &out)
+        case .committed:
+            let applied = log.applied
+            for (origin, counter) in pending where counter <= (applied[origin] ?? 0) {
+                pending[origin] = nil
+                pendingSince[origin] = nil
+            }
+            for peer in peers.keys.sorted() { acknowledgeIfBehind(peer, applied: applied, out: &out) }
+            shipAll(log: log, out: &out)
+        case let .applyFailed(origin, counter):
+            // Forget this and later pending entries; they will be received again.
+            if let current = pending[origin], current >= counter {
+                let applied = log.applied[origin] ?? 0
+                if counter - 1 <= applied {
+                    pending[origin] = nil
+                    pendingSince[origin] = nil
+                } else {
+                    pending[origin] = counter - 1
+                }
+            }
+        }
+        return out
+    }
+
+    // MARK: - Receiving
+
+    private mutating func onReceive(_ message: ReplicationMessage, from peer: ReplicaID, log: some ReplicaLog,
+                                    out: inout [ReplicationDirective]) {
+        peers[peer]!.lastHeard = now
+        if !peers[peer]!.alive {
+            peers[peer]!.alive = true
+            peers[peer]!.sent = peers[peer]!.acked
+        }
+        switch message {
+        case let .applied(positions):
+            onPositions(positions, from: peer)
+            ship(to: peer, log: log, out: &out)
+
+        case let .entries(entries):
+            let applied = log.applied
+            var behind = false
+            for entry in entries {
+                let base = max(applied[entry.origin] ?? 0, pending[entry.origin] ?? 0)
+                if entry.counter == base + 1 {
+                    if pending[entry.origin] == nil || pendingSince[entry.origin] == nil { pendingSince[entry.origin] = now }
+                    pending[entry.origin] = entry.counter
+                    out.append(.apply(entry))
+                } else {
+                    // A duplicate or a gap: tell the sender where we stand.
+                    behind = true
+                }
+            }
+            if behind { send(.applied(applied), to: peer, out: &out) }
+
+        case let .catchUpOffer(session, positions, buckets):
+            let applied = log.applied
+            if positions.allSatisfy({ (applied[$0.key] ?? 0) >= $0.value }) || buckets.count != CaseBucket.count {
+                send(.applied(applied), to: peer, out: &out)
+                return
+            }
+            let mine = log.bucketDigests()
+            let differing = (0..<CaseBucket.count).filter { mine[$0] != buckets[$0] }
+            incoming[peer] = IncomingCatchUp(session: session, positions: positions, parts: [:], started: now)
+            send(.catchUpRequest(session: session, buckets: differing, have: log.caseDigests(inBuckets: differing)), to: peer, out: &out)
+
+        case let .catchUpRequest(session, buckets, have):
+            guard let outgoing = peers[peer]!.outgoing, outgoing.session == session else { return }
+            let valid = buckets.filter { (0..<CaseBucket.count).contains($0) }
+            let mine = log.caseDigests(inBuckets: valid)
+            let differing = mine.filter { have[$0.key] != $0.value }.map(\.key).sorted()
+            var parts: [[[UInt8]]] = [[]]
+            var bytes = 0
+            // Read in slices so one catch-up never holds every case at once.
+            var start = 0
+            while start < differing.count {
+                let slice = Array(differing[start..<min(start + 256, differing.count)])
+                start += slice.count
+                for state in log.encodedCases(slice) {
+                    if bytes + state.count > configuration.maxMessageBytes && !parts[parts.count - 1].isEmpty {
+                        parts.append([])
+                        bytes = 0
+                    }
+                    parts[parts.count - 1].append(state)
+                    bytes += state.count
+                }
+            }
+            for (index, cases) in parts.enumerated() {
+                send(.catchUpCases(session: session, part: index, parts: parts.count, cases: cases), to: peer, out: &out)
+            }
+
+        case let .catchUpCases(session, part, parts, cases):
+            guard var state = incoming[peer], state.session == session, parts > 0, (0..<parts).contains(part),
+                  state.parts[part] == nil else { return }
+            state.parts[part] = cases
+            guard state.parts.count == parts else {
+                incoming[peer] = state
+                return
+            }
+            incoming[peer] = nil
+            out.append(.applyCases((0..<parts).flatMap { state.parts[$0]! }, fastForward: state.positions))
+        }
+    }
+
+    private mutating func onPositions(_ positions: LogPositions, from peer: ReplicaID) {
+        var state = peers[peer]!
+        state.heard = true
+        var advanced = false
+        for (origin, counter) in positions where counter > (state.acked[origin] ?? 0) {
+            state.acked[origin] = counter
+            advanced = true
+        }
+        if advanced { state.lastProgress = now }
+        for (origin, counter) in state.acked where counter > (state.sent[origin] ?? 0) { state.sent[origin] = counter }
+        if let outgoing = state.outgoing, outgoing.positions.allSatisfy({ (state.acked[$0.key] ?? 0) >= $0.value }) {
+            state.outgoing = nil
+        }
+        peers[peer] = state
+    }
+
+    // MARK: - Sending
+
+    private mutating func send(_ message: ReplicationMessage, to peer: ReplicaID, out: inout [ReplicationDirective]) {
+        peers[peer]!.lastSent = now
+        if case let .applied(positions) = message { peers[peer]!.reported = positions }
+        out.append(.send(to: peer, message))
+    }
+
+    private mutating func report(to peer: ReplicaID, log: some ReplicaLog, out: inout [ReplicationDirective]) {
+        send(.applied(log.applied), to: peer, out: &out)
+    }
+
+    /// Tells a connected peer our positions when entries from others became
+    /// durable since we last did (our own writes reach it as entries).
+    private mutating func acknowledgeIfBehind(_ peer: ReplicaID, applied: LogPositions, out: inout [ReplicationDirective]) {
+        guard let state = peers[peer], state.connected, state.alive else { return }
+        let changed = applied.contains { origin, counter in origin != node && counter != (state.reported[origin] ?? 0) }
+        if changed { send(.applied(applied), to: peer, out: &out) }
+    }
+
+    private mutating func shipAll(log: some ReplicaLog, out: inout [ReplicationDirective]) {
+        for peer in peers.keys.sorted() { ship(to: peer, log: log, out: &out) }
+    }
+
+    /// Sends `peer` the entries it lacks, within the in-flight window.
+    private mutating func ship(to peer: ReplicaID, log: some ReplicaLog, out: inout [ReplicationDirective]) {
+        guard var state = peers[peer], state.connected, state.alive, state.heard else { return }
+        let applied = log.applied
+        var inFlight = state.inFlight
+        let wasIdle = inFlight == 0
+        let window = UInt64(configuration.maxInFlightEntries)
+        var batch: [LogEntry] = []
+        var bytes = 0
+        var sentAny = false
+        func flush(_ out: inout [ReplicationDirective]) {
+            guard !batch.isEmpty else { return }
+            out.append(.send(to: peer, .entries(batch)))
+            batch = []
+            bytes = 0
+            sentAny = true
+        }
+        originLoop: for origin in applied.keys.sorted() where origin != peer {
+            let head = applied[origin] ?? 0
+            var from = max(state.sent[origin] ?? 0, state.acked[origin] ?? 0)
+            readLoop: while from < head && inFlight < window {
+                if bytes >= configuration.maxMessageBytes { flush(&out) }
+                switch log.entries(of: origin, after: from, maxBytes: max(configuration.maxMessageBytes - bytes, 1)) {
+                case let .entries(entries):
+                    var progressed = false
+                    for entry in entries {
+                        guard entry.counter == from + 1, inFlight < window else { break }
+                        batch.append(entry)
+                        bytes += entry.wireSize
+                        from = entry.counter
+                        inFlight += 1
+                        progressed = true
+                    }
+                    if !progressed { break readLoop }
+                case .trimmed:
+                    if state.outgoing == nil {
+                        flush(&out)
+                        let offer = startCatchUp(log: log)
+                        state.outgoing = offer
+                        out.append(.send(to: peer, .catchUpOffer(session: offer.session, positions: offer.positions,
+                                                                   buckets: log.bucketDigests())))
+                        sentAny = true
+                    }
+                    continue originLoop
+                }
+            }
+            state.sent[origin] = from
+        }
+        flush(&out)
+        if sentAny {
+            if wasIdle { state.lastProgress = now }
+            state.lastSent = now
+        }
+        peers[peer] = state
+    }
+
+    private mutating func startCatchUp(log: some ReplicaLog) -> OutgoingCatchUp {
+        nextSession += 1
+        // Positions first: the digests read after them cover at least these entries.
+        return OutgoingCatchUp(session: nextSession, positions: log.applied, started: now)
+    }
+
+    // MARK: - Time
+
+    private mutating func onTick(log: some ReplicaLog, out: inout [ReplicationDirective]) {
+        let applied = log.applied
+        for origin in pending.keys.sorted() {
+            guard let since = pendingSince[origin] else { continue }
+            if (applied[origin] ?? 0) >= (pending[origin] ?? 0) {
+                pending[origin] = nil
+                pendingSince[origin] = nil
+            } else if now - since > configuration.retransmitAfter {
+                // Applies that never reported back: accept those entries again.
+                pending[origin] = nil
+                pendingSince[origin] = nil
+            }
+        }
+        for (peer, state) in incoming where now - state.started > configuration.catchUpTimeout {
+            incoming[peer] = nil
+        }
+        for peer in peers.keys.sorted() {
+            var state = peers[peer]!
+            guard state.connected else { continue }
+            if state.alive && now - state.lastHeard > configuration.peerTimeout {
+                state.alive = false
+                state.sent = state.acked
+                state.outgoing = nil
+                peers[peer] = state
+                out.append(.suspect(peer))
+                continue
+            }
+            if let outgoing = state.outgoing, now - outgoing.started > configuration.catchUpTimeout {
+                state.outgoing = nil
+            }
+            if state.inFlight > 0 && now - state.lastProgress > configuration.retransmitAfter {
+                state.sent = state.acked
+                state.lastProgress = now
+            }
+            if state.acked != state.recorded && state.heard {
+                out.append(.recordAcknowledgement(peer: peer, positions: state.acked))
+                state.recorded = state.acked
+            }
+            peers[peer] = state
+            if now - state.lastSent >= configuration.heartbeatInterval { report(to: peer, log: log, out: &out) }
+            ship(to: peer, log: log, out: &out)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import CaseMeshCRDT
+import CaseMeshDomain
+
+/// What replicas say to each other. Every message is self-contained and
+/// idempotent: losing, duplicating or reordering any of them delays
+/// convergence but never breaks it.
+public enum ReplicationMessage: Sendable, Equatable {
+    /// The sender's applied log positions: sent on connecting, after applying
+    /// received entries, and as the heartbeat. It is the acknowledgement: a
+    /// position is only reported once the entries up to it are durable.
+    case applied(LogPositions)
+    /// Log entries the receiver lacks, in order per origin.
+    case entries([LogEntry])
+    /// Opens a catch-up: the sender's positions (read before the digests)
+    /// and its bucket digests.
+    case catchUpOffer(session: UInt64, positions: LogPositions, buckets: [StateDigest])
+    /// The buckets whose digests differ and the receiver's case digests in them.
+    case catchUpRequest(session: UInt64, buckets: [Int], have: [CaseID: StateDigest])
+    /// Part `part` of `parts` of the cases that differ, as full encoded states.
+    case catchUpCases(session: UInt64, part: Int, parts: Int, cases: [[UInt8]])
+
+    /// Approximate encoded size, for the per-message byte cap.
+    public var approximateSize: Int {
+        switch self {
+        case let .applied(positions): return 8 + positions.count * 24
+        case let .entries(entries): return 8 + entries.reduce(0) { $0 + $1.wireSize }
+        case let .catchUpOffer(_, positions, buckets): return 16 + positions.count * 24 + buckets.count * 32
+        case let .catchUpRequest(_, buckets, have): return 16 + buckets.count * 2 + have.count * 72
+        case let .catchUpCases(_, _, _, cases): return 24 + cases.reduce(0) { $0 + $1.count + 4 }
+        }
+    }
+}

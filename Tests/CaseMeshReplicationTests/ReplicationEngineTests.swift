@@ -1,0 +1,203 @@
+import CaseMeshCRDT
+import CaseMeshDomain
+import CaseMeshReplication
+import Testing
+
+/// A scripted cluster: messages are delivered at once, in order, unless the
+/// link is blocked; store directives run at once. For scenarios where the
+/// exact sequence matters more than randomness.
+private struct MiniCluster {
+    var stores: [SimStore]
+    var engines: [ReplicationEngine]
+    var clocks: [SimClock]
+    var blocked: Set<[Int]> = []
+    var down: Set<Int> = []
+    var now: UInt64 = 0
+    var sent: [(from: Int, to: Int, message: ReplicationMessage)] = []
+    var directives: [[ReplicationDirective]]
+
+    init(nodes: Int, retention: Int = 1_000, configuration: ReplicationConfiguration = ReplicationConfiguration()) {
+        let ids = (0..<nodes).map { ReplicaID("n\($0)") }
+        let clocks = ids.map { _ in let clock = SimClock(); clock.set(now: 1_000_000); return clock }
+        self.clocks = clocks
+        stores = ids.indices.map { SimStore(node: ids[$0], region: try! Region("EMEA"), retention: retention, wallClock: clocks[$0], maxOffset: 500) }
+        engines = ids.map { ReplicationEngine(node: $0, peers: ids, configuration: configuration, now: 0) }
+        directives = Array(repeating: [], count: nodes)
+    }
+
+    func id(_ index: Int) -> ReplicaID { ReplicaID("n\(index)") }
+    func index(_ id: ReplicaID) -> Int { Int(id.rawValue.dropFirst())! }
+
+    mutating func connectAll() {
+        for a in stores.indices { for b in stores.indices where a != b { feed(a, .connected(id(b))) } }
+        settle()
+    }
+
+    private var inbox: [(from: Int, to: Int, message: ReplicationMessage)] = []
+
+    mutating func feed(_ node: Int, _ event: ReplicationEvent) {
+        guard !down.contains(node) else { return }
+        let out = engines[node].handle(event, log: stores[node])
+        directives[node] += out
+        for directive in out {
+            switch directive {
+            case let .send(peer, message):
+                sent.append((node, index(peer), message))
+                if !blocked.contains([node, index(peer)]) && !down.contains(index(peer)) { inbox.append((node, index(peer), message)) }
+            case let .apply(entry):
+                if case .success = stores[node].apply(entry) { feed(node, .committed) } else {
+                    feed(node, .applyFailed(origin: entry.origin, counter: entry.counter))
+                }
+            case let .applyCases(states, fastForward):
+                if case .success = stores[node].applyCases(states, fastForward: fastForward) { feed(node, .committed) }
+            case .recordAcknowledgement, .suspect:
+                break
+            }
+        }
+    }
+
+    /// Delivers messages until none are left.
+    mutating func settle() {
+        var rounds = 0
+        while !inbox.isEmpty && rounds < 100_000 {
+            let (from, to, message) = inbox.removeFirst()
+            feed(to, .received(from: id(from), message))
+            rounds += 1
+        }
+    }
+
+    mutating func tick(by millis: UInt64 = 100) {
+        now += millis
+        for clock in clocks { clock.set(now: 1_000_000 + now) }
+        for node in stores.indices { feed(node, .tick(now: now)) }
+        settle()
+    }
+
+    mutating func create(at node: Int, _ name: String) {
+        _ = try! stores[node].create(try! CaseID(name), title: name, actor: "ana")
+        feed(node, .committed)
+        settle()
+    }
+}
+
+@Suite struct ReplicationEngineTests {
+    /// A–B–C with A and C cut from each other: A's write reaches C through B.
+    @Test func bridgeForwardsBetweenNodesThatCannotTalk() {
+        var cluster = MiniCluster(nodes: 3)
+        cluster.blocked = [[0, 2], [2, 0]]
+        cluster.connectAll()
+        cluster.create(at: 0, "from-a")
+        cluster.create(at: 2, "from-c")
+        for _ in 0..<5 { cluster.tick() }
+        for node in 0..<3 {
+            #expect(cluster.stores[node].cases.count == 2, "n\(node) holds \(cluster.stores[node].cases.count) cases")
+        }
+        #expect(!cluster.sent.contains { ($0.from, $0.to) == (0, 2) && { if case .entries = $0.message { return true } else { return false } }($0) },
+                "nothing should have been delivered directly from A to C")
+        #expect(cluster.stores[2].applied[ReplicaID("n0")] == 1)
+    }
+
+    /// A node away longer than the log's retention catches up by digests:
+    /// only the cases that differ are shipped, and its positions move up.
+    @Test func nodeBehindTheRetainedLogCatchesUpWithOnlyTheDifferingCases() {
+        var cluster = MiniCluster(nodes: 2, retention: 3)
+        cluster.connectAll()
+        for i in 0..<5 { cluster.create(at: 0, "shared-\(i)") }
+        cluster.tick()
+        #expect(cluster.stores[1].cases.count == 5)
+        // n1 goes away; n0 writes more than the log keeps.
+        cluster.down = [1]
+        cluster.feed(0, .disconnected(cluster.id(1)))
+        for i in 0..<8 { cluster.create(at: 0, "later-\(i)") }
+        cluster.down = []
+        cluster.sent = []
+        cluster.feed(0, .connected(cluster.id(1)))
+        cluster.feed(1, .connected(cluster.id(0)))
+        cluster.settle()
+        for _ in 0..<3 { cluster.tick() }
+        #expect(cluster.stores[1].digest == cluster.stores[0].digest)
+        #expect(cluster.stores[1].applied == cluster.stores[0].applied)
+        let shipped = cluster.sent.flatMap { item -> [[UInt8]] in
+            if case let .catchUpCases(_, _, _, cases) = item.message { return cases } else { return [] }
+        }
+        #expect(shipped.count == 8, "shipped \(shipped.count) cases, expected only the 8 n1 lacked")
+        #expect(cluster.sent.contains { if case .catchUpOffer = $0.message { return true } else { return false } })
+    }
+
+    /// A peer that acknowledges nothing gets at most the in-flight window,
+    /// and entries are sent again after the retransmit timeout.
+    @Test func unacknowledgedEntriesAreCappedAndRetransmitted() {
+        var cluster = MiniCluster(nodes: 2, configuration: ReplicationConfiguration(retransmitAfter: 1_000, maxInFlightEntries: 4))
+        cluster.connectAll()
+        cluster.blocked = [[1, 0]]  // n1 hears n0 but its acks never arrive
+        cluster.down = [1]
+        for i in 0..<10 { cluster.create(at: 0, "case-\(i)") }
+        func entriesSent(_ cluster: MiniCluster) -> [UInt64] {
+            cluster.sent.filter { $0.from == 0 }.flatMap { item -> [UInt64] in
+                if case let .entries(entries) = item.message { return entries.map(\.counter) } else { return [] }
+            }
+        }
+        #expect(entriesSent(cluster) == [1, 2, 3, 4], "sent \(entriesSent(cluster))")
+        cluster.tick(by: 500)
+        #expect(entriesSent(cluster).count == 4)
+        cluster.tick(by: 600)
+        #expect(entriesSent(cluster) == [1, 2, 3, 4, 1, 2, 3, 4], "after the timeout the window is sent again: \(entriesSent(cluster))")
+    }
+
+    /// Messages are split at the byte cap (a single larger entry still goes, alone).
+    @Test func messagesStayUnderTheByteCap() {
+        var cluster = MiniCluster(nodes: 2, configuration: ReplicationConfiguration(maxMessageBytes: 600))
+        cluster.connectAll()
+        for i in 0..<12 { cluster.create(at: 0, "case-\(i)") }
+        cluster.tick()
+        let batches = cluster.sent.compactMap { item -> [LogEntry]? in
+            if case let .entries(entries) = item.message { return entries } else { return nil }
+        }
+        #expect(batches.count > 1)
+        for batch in batches where batch.count > 1 {
+            #expect(batch.reduce(0) { $0 + $1.delta.count } <= 600)
+        }
+        #expect(cluster.stores[1].cases.count == 12)
+    }
+
+    /// Silence longer than the peer timeout makes the peer suspect (a DROP
+    /// partition never closes the socket); heartbeats keep a quiet peer alive.
+    @Test func silentPeerIsSuspectedAndQuietPeerIsNot() {
+        var cluster = MiniCluster(nodes: 3, configuration: ReplicationConfiguration(heartbeatInterval: 100, peerTimeout: 1_000))
+        cluster.connectAll()
+        for _ in 0..<20 { cluster.tick(by: 100) }
+        #expect(cluster.directives.allSatisfy { !$0.contains { if case .suspect = $0 { return true } else { return false } } })
+        cluster.blocked = [[2, 0], [2, 1]]
+        for _ in 0..<12 { cluster.tick(by: 100) }
+        #expect(cluster.directives[0].contains(.suspect(ReplicaID("n2"))))
+        #expect(cluster.directives[1].contains(.suspect(ReplicaID("n2"))))
+        #expect(!cluster.directives[0].contains(.suspect(ReplicaID("n1"))))
+        #expect(cluster.engines[0].livePeers == [ReplicaID("n1")])
+    }
+
+    /// Entries after a gap are not applied; the receiver reports where it
+    /// stands instead, and duplicates are not applied twice.
+    @Test func gapsAndDuplicatesAreNotApplied() {
+        var store = SimStore(node: ReplicaID("n1"), region: try! Region("EMEA"), retention: 100, wallClock: SimClock(), maxOffset: 500)
+        var source = SimStore(node: ReplicaID("n0"), region: try! Region("EMEA"), retention: 100, wallClock: SimClock(), maxOffset: 500)
+        _ = try! source.create(try! CaseID("a"), title: "a", actor: "x")
+        _ = try! source.create(try! CaseID("b"), title: "b", actor: "x")
+        guard case let .entries(entries) = source.entries(of: ReplicaID("n0"), after: 0, maxBytes: 1 << 20) else {
+            Issue.record("no entries")
+            return
+        }
+        var engine = ReplicationEngine(node: ReplicaID("n1"), peers: [ReplicaID("n0"), ReplicaID("n1")], now: 0)
+        _ = engine.handle(.connected(ReplicaID("n0")), log: store)
+        let gap = engine.handle(.received(from: ReplicaID("n0"), .entries([entries[1]])), log: store)
+        #expect(!gap.contains { if case .apply = $0 { return true } else { return false } })
+        #expect(gap.contains(.send(to: ReplicaID("n0"), .applied([:]))))
+        let first = engine.handle(.received(from: ReplicaID("n0"), .entries(entries)), log: store)
+        #expect(first.filter { if case .apply = $0 { return true } else { return false } }.count == 2)
+        // The same entries again while the applies are still pending: nothing new.
+        let again = engine.handle(.received(from: ReplicaID("n0"), .entries(entries)), log: store)
+        #expect(!again.contains { if case .apply = $0 { return true } else { return false } })
+        for entry in entries { _ = store.apply(entry) }
+        _ = engine.handle(.committed, log: store)
+        #expect(store.applied[ReplicaID("n0")] == 2)
+    }
+}
