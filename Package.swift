@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "CaseMeshReplication", dependencies: ["CaseMeshCRDT", "CaseMeshDomain"], swiftSettings: optimizedAlways),
         .target(
             name: "CaseMeshStore",
-            dependencies: ["CaseMeshCRDT", "CaseMeshDomain", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CaseMeshCRDT", "CaseMeshDomain", "CaseMeshReplication", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimized
         ),
         .executableTarget(
@@ -60,7 +60,7 @@ let package = Package(
             dependencies: ["CaseMeshReplication", "CaseMeshDomain", "CaseMeshCRDT"],
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
-        .testTarget(name: "CaseMeshStoreTests", dependencies: ["CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "CaseMeshStoreTests", dependencies: ["CaseMeshStore", "CaseMeshReplication", "CaseMeshDomain", "CaseMeshCRDT", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

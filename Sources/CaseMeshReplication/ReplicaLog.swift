@@ -2,7 +2,8 @@ import CaseMeshCRDT
 import CaseMeshDomain
 
 /// What the replication engine reads from its node's store. Reads only:
-/// every change goes through a directive the shell executes.
+/// every change goes through a directive the shell executes. A read that
+/// fails makes the engine skip that work until the next tick.
 ///
 /// The durable store implements it over SQLite; the simulation over memory.
 public protocol ReplicaLog {
@@ -12,16 +13,16 @@ public protocol ReplicaLog {
     /// Entries of `origin` after counter `after`, oldest first, stopping
     /// before the total would exceed `maxBytes` (at least one entry is
     /// returned if any exists).
-    func entries(of origin: ReplicaID, after: UInt64, maxBytes: Int) -> LogRead
+    func entries(of origin: ReplicaID, after: UInt64, maxBytes: Int) throws -> LogRead
 
     /// The digest of each of the `CaseBucket.count` buckets of cases.
-    func bucketDigests() -> [StateDigest]
+    func bucketDigests() throws -> [StateDigest]
 
     /// The digest of every case in `buckets`.
-    func caseDigests(inBuckets buckets: [Int]) -> [CaseID: StateDigest]
+    func caseDigests(inBuckets buckets: [Int]) throws -> [CaseID: StateDigest]
 
     /// The full, encoded state of each of `ids` the node holds.
-    func encodedCases(_ ids: [CaseID]) -> [[UInt8]]
+    func encodedCases(_ ids: [CaseID]) throws -> [[UInt8]]
 }
 
 /// Cases are split into buckets by a stable hash of their id, so two nodes

@@ -35,6 +35,8 @@ public enum ReplicationDirective: Sendable, Equatable {
     /// `peer` has been silent for the peer timeout: close its connection so
     /// the transport reconnects.
     case suspect(ReplicaID)
+    /// Reading the store failed; the work is retried on a later tick. For the log.
+    case readFailed(String)
 }
 
 /// Delta-interval anti-entropy between the nodes of a cluster, as a pure
@@ -86,6 +88,9 @@ public struct ReplicationEngine: Sendable {
         var session: UInt64
         var positions: LogPositions
         var started: UInt64
+        /// The peer answered the offer (an unanswered offer is made again
+        /// after the retransmit timeout; an answered one gets the catch-up timeout).
+        var answered = false
     }
 
     struct IncomingCatchUp: Sendable {
@@ -208,31 +213,43 @@ public struct ReplicationEngine: Sendable {
                 send(.applied(applied), to: peer, out: &out)
                 return
             }
-            let mine = log.bucketDigests()
-            let differing = (0..<CaseBucket.count).filter { mine[$0] != buckets[$0] }
-            incoming[peer] = IncomingCatchUp(session: session, positions: positions, parts: [:], started: now)
-            send(.catchUpRequest(session: session, buckets: differing, have: log.caseDigests(inBuckets: differing)), to: peer, out: &out)
+            do {
+                let mine = try log.bucketDigests()
+                let differing = (0..<CaseBucket.count).filter { mine[$0] != buckets[$0] }
+                let have = try log.caseDigests(inBuckets: differing)
+                incoming[peer] = IncomingCatchUp(session: session, positions: positions, parts: [:], started: now)
+                send(.catchUpRequest(session: session, buckets: differing, have: have), to: peer, out: &out)
+            } catch {
+                out.append(.readFailed("answering a catch-up offer from \(peer): \(error)"))
+            }
 
         case let .catchUpRequest(session, buckets, have):
             guard let outgoing = peers[peer]!.outgoing, outgoing.session == session else { return }
+            peers[peer]!.outgoing?.answered = true
             let valid = buckets.filter { (0..<CaseBucket.count).contains($0) }
-            let mine = log.caseDigests(inBuckets: valid)
-            let differing = mine.filter { have[$0.key] != $0.value }.map(\.key).sorted()
             var parts: [[[UInt8]]] = [[]]
-            var bytes = 0
-            // Read in slices so one catch-up never holds every case at once.
-            var start = 0
-            while start < differing.count {
-                let slice = Array(differing[start..<min(start + 256, differing.count)])
-                start += slice.count
-                for state in log.encodedCases(slice) {
-                    if bytes + state.count > configuration.maxMessageBytes && !parts[parts.count - 1].isEmpty {
-                        parts.append([])
-                        bytes = 0
+            do {
+                let mine = try log.caseDigests(inBuckets: valid)
+                let differing = mine.filter { have[$0.key] != $0.value }.map(\.key).sorted()
+                var bytes = 0
+                // Read in slices so one catch-up never holds every case at once.
+                var start = 0
+                while start < differing.count {
+                    let slice = Array(differing[start..<min(start + 256, differing.count)])
+                    start += slice.count
+                    for state in try log.encodedCases(slice) {
+                        if bytes + state.count > configuration.maxMessageBytes && !parts[parts.count - 1].isEmpty {
+                            parts.append([])
+                            bytes = 0
+                        }
+                        parts[parts.count - 1].append(state)
+                        bytes += state.count
                     }
-                    parts[parts.count - 1].append(state)
-                    bytes += state.count
                 }
+            } catch {
+                // The offer stays open; the peer's request is repeated after the catch-up timeout.
+                out.append(.readFailed("answering a catch-up request from \(peer): \(error)"))
+                return
             }
             for (index, cases) in parts.enumerated() {
                 send(.catchUpCases(session: session, part: index, parts: parts.count, cases: cases), to: peer, out: &out)
@@ -313,7 +330,15 @@ public struct ReplicationEngine: Sendable {
             var from = max(state.sent[origin] ?? 0, state.acked[origin] ?? 0)
             readLoop: while from < head && inFlight < window {
                 if bytes >= configuration.maxMessageBytes { flush(&out) }
-                switch log.entries(of: origin, after: from, maxBytes: max(configuration.maxMessageBytes - bytes, 1)) {
+                let read: LogRead
+                do {
+                    read = try log.entries(of: origin, after: from, maxBytes: max(configuration.maxMessageBytes - bytes, 1))
+                } catch {
+                    out.append(.readFailed("reading \(origin)'s log for \(peer): \(error)"))
+                    state.sent[origin] = from
+                    break originLoop
+                }
+                switch read {
                 case let .entries(entries):
                     var progressed = false
                     for entry in entries {
@@ -329,10 +354,14 @@ public struct ReplicationEngine: Sendable {
                     if state.outgoing == nil {
                         flush(&out)
                         let offer = startCatchUp(log: log)
-                        state.outgoing = offer
-                        out.append(.send(to: peer, .catchUpOffer(session: offer.session, positions: offer.positions,
-                                                                   buckets: log.bucketDigests())))
-                        sentAny = true
+                        do {
+                            let buckets = try log.bucketDigests()
+                            state.outgoing = offer
+                            out.append(.send(to: peer, .catchUpOffer(session: offer.session, positions: offer.positions, buckets: buckets)))
+                            sentAny = true
+                        } catch {
+                            out.append(.readFailed("reading bucket digests for \(peer): \(error)"))
+                        }
                     }
                     continue originLoop
                 }
@@ -382,8 +411,9 @@ public struct ReplicationEngine: Sendable {
                 out.append(.suspect(peer))
                 continue
             }
-            if let outgoing = state.outgoing, now - outgoing.started > configuration.catchUpTimeout {
-                state.outgoing = nil
+            if let outgoing = state.outgoing {
+                let limit = outgoing.answered ? configuration.catchUpTimeout : configuration.retransmitAfter
+                if now - outgoing.started > limit { state.outgoing = nil }
             }
             if state.inFlight > 0 && now - state.lastProgress > configuration.retransmitAfter {
                 state.sent = state.acked

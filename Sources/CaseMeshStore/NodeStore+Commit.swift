@@ -1,5 +1,6 @@
 import CaseMeshCRDT
 import CaseMeshDomain
+import CaseMeshReplication
 import Foundation
 import GRDB
 
@@ -48,7 +49,7 @@ extension NodeStore {
     /// Commits a batch in one transaction. Jobs the domain refuses fail
     /// alone; a storage failure fails the whole batch and nothing is
     /// acknowledged.
-    func commit(_ jobs: [WriteJob]) async -> [Result<WriteOutcome, StoreError>] {
+    func commit(_ jobs: [WriteJob]) async -> [Result<JobOutcome, StoreError>] {
         let start = writer.withLock { $0 }
         let clock = ContinuousClock()
         let began = clock.now
@@ -57,7 +58,7 @@ extension NodeStore {
                 let workBegan = clock.now
                 var state = start
                 var cache: [CaseID: BatchCase] = [:]
-                var results: [Result<WriteOutcome, StoreError>] = []
+                var results: [Result<JobOutcome, StoreError>] = []
                 results.reserveCapacity(jobs.count)
                 for job in jobs {
                     do {
@@ -87,12 +88,12 @@ extension NodeStore {
     }
 
     private func apply(_ job: WriteJob, db: Database, state: inout WriterState,
-                       cache: inout [CaseID: BatchCase]) throws -> WriteOutcome {
+                       cache: inout [CaseID: BatchCase]) throws -> JobOutcome {
         switch job {
         case let .create(draft, actor):
             let id = try draft.id ?? CaseID(UUID().uuidString.lowercased())
             if let existing = try loadCase(id, db: db, cache: &cache) {
-                return WriteOutcome(state: existing.state, delta: nil, position: nil, followUpPosition: nil, created: false)
+                return .write(WriteOutcome(state: existing.state, delta: nil, position: nil, followUpPosition: nil, created: false))
             }
             let (number, sequence) = try nextCaseNumber(db: db)
             let time = try tick(&state, db: db)
@@ -101,7 +102,7 @@ extension NodeStore {
             let created = try CaseState.create(newCase, context: CommandContext(replica: configuration.replica, time: time, actor: actor))
             try db.run("INSERT INTO region_counters(region, last) VALUES (?, ?) ON CONFLICT(region) DO UPDATE SET last = excluded.last", [configuration.region.rawValue, sequence])
             let position = try persist(id: id, previous: nil, new: created, delta: created, origin: configuration.replica, db: db, state: &state, cache: &cache)
-            return WriteOutcome(state: created, delta: created, position: position, followUpPosition: nil, created: true)
+            return .write(WriteOutcome(state: created, delta: created, position: position, followUpPosition: nil, created: true))
 
         case let .command(id, command, actor):
             guard let existing = try loadCase(id, db: db, cache: &cache) else {
@@ -112,29 +113,22 @@ extension NodeStore {
             let delta = try updated.execute(command, context: CommandContext(replica: configuration.replica, time: time, actor: actor))
             if delta.causal.context.isEmpty && delta.timeline.count == 0 {
                 // Nothing changed (e.g. a field set to its current value): nothing to log or ship.
-                return WriteOutcome(state: existing.state, delta: nil, position: nil, followUpPosition: nil, created: false)
+                return .write(WriteOutcome(state: existing.state, delta: nil, position: nil, followUpPosition: nil, created: false))
             }
             let position = try persist(id: id, previous: existing, new: updated, delta: delta, origin: configuration.replica, db: db, state: &state, cache: &cache)
-            return WriteOutcome(state: updated, delta: delta, position: position, followUpPosition: nil, created: false)
+            return .write(WriteOutcome(state: updated, delta: delta, position: position, followUpPosition: nil, created: false))
 
         case let .remote(origin, counter, delta):
             let applied = state.applied[origin] ?? 0
             if counter <= applied {
                 let current = try loadCase(delta.id, db: db, cache: &cache)?.state ?? delta
-                return WriteOutcome(state: current, delta: nil, position: nil, followUpPosition: nil, created: false)
+                return .write(WriteOutcome(state: current, delta: nil, position: nil, followUpPosition: nil, created: false))
             }
             guard counter == applied + 1 else {
                 throw StoreError.outOfOrder(origin: origin.rawValue, expected: applied + 1, got: counter)
             }
             // Fold the remote clock into ours (rejecting excess skew) before anything is written.
-            let remoteTime = delta.timeline.storage.keys.map(\.time).max() ?? delta.header.createdAt
-            let reading: HLCReading
-            do {
-                reading = try state.clock.receive(remoteTime)
-            } catch {
-                throw StoreError.clockSkew(error.description)
-            }
-            if let bound = reading.upperBoundToPersist { try persistClockBound(bound, db: db) }
+            try receive(delta.updatedAt, state: &state, db: db)
             let existing = try loadCase(delta.id, db: db, cache: &cache)
             var merged = existing?.state ?? CaseState(header: delta.header)
             let followUp = merged.merge(delta)
@@ -144,7 +138,33 @@ extension NodeStore {
             if let followUp {
                 followUpPosition = try appendLog(origin: configuration.replica, caseID: delta.id, delta: followUp, db: db, state: &state)
             }
-            return WriteOutcome(state: merged, delta: delta, position: position, followUpPosition: followUpPosition, created: false)
+            return .write(WriteOutcome(state: merged, delta: delta, position: position, followUpPosition: followUpPosition, created: false))
+
+        case let .catchUp(states, positions):
+            // Everything is checked before anything is written: the clock
+            // must accept the newest state (so no later local write can carry
+            // an older time than one it overwrites), or nothing happens.
+            if let latest = states.map(\.updatedAt).max() { try receive(latest, state: &state, db: db) }
+            var followUpPosition: LogPosition?
+            for incoming in states {
+                let existing = try loadCase(incoming.id, db: db, cache: &cache)
+                var merged = existing?.state ?? CaseState(header: incoming.header)
+                let followUp = merged.merge(incoming)
+                if let existing, existing.state == merged { continue }
+                try writeCase(id: incoming.id, previous: existing, new: merged, db: db, state: &state, cache: &cache)
+                if let followUp {
+                    followUpPosition = try appendLog(origin: configuration.replica, caseID: incoming.id, delta: followUp, db: db, state: &state)
+                }
+            }
+            // The sender's states cover its positions: ours move up to them,
+            // and the log of each origin that jumped restarts after its new position.
+            for (origin, counter) in positions.sorted(by: { $0.key < $1.key })
+            where origin != configuration.replica && counter > (state.applied[origin] ?? 0) {
+                try db.run("DELETE FROM delta_log WHERE origin = ? AND counter <= ?", [origin.rawValue, Int64(clamping: counter)])
+                state.applied[origin] = counter
+                state.retainedFrom[origin] = counter + 1
+            }
+            return .caughtUp(followUp: followUpPosition)
         }
     }
 
@@ -152,6 +172,18 @@ extension NodeStore {
         let reading = state.clock.now()
         if let bound = reading.upperBoundToPersist { try persistClockBound(bound, db: db) }
         return reading.timestamp
+    }
+
+    /// Folds a remote write's time into our clock, refusing excess skew
+    /// before anything is written.
+    private func receive(_ remoteTime: HLCTimestamp, state: inout WriterState, db: Database) throws {
+        let reading: HLCReading
+        do {
+            reading = try state.clock.receive(remoteTime)
+        } catch {
+            throw StoreError.clockSkew(error.description)
+        }
+        if let bound = reading.upperBoundToPersist { try persistClockBound(bound, db: db) }
     }
 
     private func persistClockBound(_ bound: UInt64, db: Database) throws {
@@ -175,10 +207,17 @@ extension NodeStore {
         return ("\(region)-\(String(repeating: "0", count: max(0, 6 - digits.count)))\(digits)", value)
     }
 
-    /// Writes the case row, its search entry, the delta and the digest.
+    /// Writes the case row, its search entry, the digests and the delta.
     private func persist(id: CaseID, previous: BatchCase?, new: CaseState, delta: CaseState,
                          origin: ReplicaID, db: Database, state: inout WriterState,
                          cache: inout [CaseID: BatchCase]) throws -> LogPosition {
+        try writeCase(id: id, previous: previous, new: new, db: db, state: &state, cache: &cache)
+        return try appendLog(origin: origin, caseID: id, delta: delta, db: db, state: &state)
+    }
+
+    /// Writes the case row, its search entry and the node and bucket digests.
+    private func writeCase(id: CaseID, previous: BatchCase?, new: CaseState,
+                           db: Database, state: inout WriterState, cache: inout [CaseID: BatchCase]) throws {
         let digest = new.digest
         let now = Int64(clamping: wallClock.nowMillis())
         var row = CaseRow(rowid: previous?.row, state: new, digest: digest, now: now)
@@ -186,9 +225,9 @@ extension NodeStore {
             let columns: StatementArguments = [row.id, row.number, row.state, row.digest, row.title, row.status, row.severity,
                                                row.owning_region, row.owner, row.sla_due_at, row.updated_at, row.created_at]
             try db.run("""
-                INSERT INTO cases(id, number, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, columns)
+                INSERT INTO cases(id, number, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at, created_at, bucket)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, columns + [CaseBucket.of(id)])
             row.rowid = db.lastInsertedRowID
             state.caseCount += 1
         } else {
@@ -206,12 +245,16 @@ extension NodeStore {
             try db.run("INSERT INTO case_search(rowid, title, problem, notes) VALUES (?, ?, ?, ?)",
                        [row.rowid, text.title, text.problem, text.notes])
         }
-        if let previous { state.digest.toggle(previous.digest) }
+        let bucket = CaseBucket.of(id)
+        if let previous {
+            state.digest.toggle(previous.digest)
+            state.bucketDigests[bucket].toggle(previous.digest)
+        }
         state.digest.toggle(digest)
+        state.bucketDigests[bucket].toggle(digest)
         if let rowid = row.rowid {
             cache[id] = BatchCase(row: rowid, state: new, digest: digest, columns: QueryIndex.Columns(row, rowid: rowid))
         }
-        return try appendLog(origin: origin, caseID: id, delta: delta, db: db, state: &state)
     }
 
     private func appendLog(origin: ReplicaID, caseID: CaseID, delta: CaseState, db: Database, state: inout WriterState) throws -> LogPosition {

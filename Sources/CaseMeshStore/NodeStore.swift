@@ -1,5 +1,6 @@
 import CaseMeshCRDT
 import CaseMeshDomain
+import CaseMeshReplication
 import Foundation
 import GRDB
 import Logging
@@ -32,6 +33,8 @@ public final class NodeStore: Sendable {
         var applied: [ReplicaID: UInt64]
         var retainedFrom: [ReplicaID: UInt64]
         var failure: String?
+        /// XOR of the case digests in each bucket, for digest catch-up.
+        var bucketDigests = Array(repeating: StateDigest.zero, count: CaseBucket.count)
     }
 
     /// Opens (creating if needed) the store of `configuration`.
@@ -63,11 +66,11 @@ public final class NodeStore: Sendable {
         } catch {
             throw classifyOpen(error, path: path)
         }
-        let state: WriterState
+        var state: WriterState
         let index: QueryIndex
         do {
             state = try pool.write { db in try loadWriterState(db, configuration: configuration, wallClock: wallClock) }
-            index = try pool.read { db in try loadQueryIndex(db) }
+            (index, state.bucketDigests) = try pool.read { db in try loadDerivedIndexes(db, path: path) }
         } catch {
             try? pool.close()
             throw classifyOpen(error, path: path)
@@ -79,15 +82,21 @@ public final class NodeStore: Sendable {
         return NodeStore(configuration: configuration, pool: pool, lock: lock, logger: logger, wallClock: wallClock, state: state, index: index)
     }
 
-    /// The list columns of every case, for the in-memory query index.
-    private static func loadQueryIndex(_ db: Database) throws -> QueryIndex {
-        let rows = try Row.fetchCursor(db, sql: "SELECT rowid, status, severity, owning_region, owner, sla_due_at, updated_at FROM cases")
+    /// What is kept in memory and derived from the `cases` table, in one
+    /// scan: the list columns for the query index and the bucket digests.
+    private static func loadDerivedIndexes(_ db: Database, path: String) throws -> (QueryIndex, [StateDigest]) {
+        let rows = try Row.fetchCursor(db, sql: "SELECT rowid, status, severity, owning_region, owner, sla_due_at, updated_at, bucket, digest FROM cases")
         var columns: [QueryIndex.Columns] = []
+        var buckets = Array(repeating: StateDigest.zero, count: CaseBucket.count)
         while let row = try rows.next() {
             columns.append(QueryIndex.Columns(rowid: row[0], status: row[1], severity: row[2], region: row[3], owner: row[4],
                                               slaDueAt: row[5], updatedAt: row[6]))
+            let bucket: Int = row[7]
+            guard (0..<CaseBucket.count).contains(bucket) else { throw StoreError.corrupt(path: path, reason: "case row \(row[0] as Int64) has bucket \(bucket)") }
+            let digest: Data = row[8]
+            buckets[bucket].toggle(StateDigest(bytes: [UInt8](digest)))
         }
-        return QueryIndex(columns)
+        return (QueryIndex(columns), buckets)
     }
 
     private let lock: DirectoryLock
@@ -130,7 +139,23 @@ public final class NodeStore: Sendable {
         try await submit(.remote(origin: origin, counter: counter, delta: delta))
     }
 
+    /// Merges full case states from a catch-up and raises the applied
+    /// positions to at least `positions`, all in one transaction, or does
+    /// nothing (e.g. `clockSkew` when a state's time is too far ahead).
+    /// Returns where a conflict follow-up was logged, if one was.
+    public func applyCatchUp(states: [CaseState], positions: [ReplicaID: UInt64]) async throws(StoreError) -> LogPosition? {
+        guard case let .caughtUp(followUp) = try await run(.catchUp(states: states, positions: positions)) else {
+            preconditionFailure("a catch-up job answered with a write outcome")
+        }
+        return followUp
+    }
+
     private func submit(_ job: WriteJob) async throws(StoreError) -> WriteOutcome {
+        guard case let .write(outcome) = try await run(job) else { preconditionFailure("a write job answered with a catch-up outcome") }
+        return outcome
+    }
+
+    private func run(_ job: WriteJob) async throws(StoreError) -> JobOutcome {
         if let failure = writer.withLock({ $0.failure }) { throw .readOnly(reason: failure) }
         let result = await queue.submit(job) { jobs in await self.commit(jobs) }
         return try result.get()
@@ -220,12 +245,12 @@ public final class NodeStore: Sendable {
 
 /// Collects writes while a commit is running, then commits them together.
 actor CommitQueue {
-    private var pending: [(WriteJob, CheckedContinuation<Result<WriteOutcome, StoreError>, Never>)] = []
+    private var pending: [(WriteJob, CheckedContinuation<Result<JobOutcome, StoreError>, Never>)] = []
     private var draining = false
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     static let maxBatch = 512
 
-    func submit(_ job: WriteJob, commit: @escaping @Sendable ([WriteJob]) async -> [Result<WriteOutcome, StoreError>]) async -> Result<WriteOutcome, StoreError> {
+    func submit(_ job: WriteJob, commit: @escaping @Sendable ([WriteJob]) async -> [Result<JobOutcome, StoreError>]) async -> Result<JobOutcome, StoreError> {
         await withCheckedContinuation { continuation in
             pending.append((job, continuation))
             if !draining {
@@ -235,7 +260,7 @@ actor CommitQueue {
         }
     }
 
-    private func drain(_ commit: @Sendable ([WriteJob]) async -> [Result<WriteOutcome, StoreError>]) async {
+    private func drain(_ commit: @Sendable ([WriteJob]) async -> [Result<JobOutcome, StoreError>]) async {
         while !pending.isEmpty {
             let batch = Array(pending.prefix(Self.maxBatch))
             pending.removeFirst(batch.count)

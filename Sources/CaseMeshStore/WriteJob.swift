@@ -29,6 +29,14 @@ enum WriteJob: Sendable {
     case create(CaseDraft, actor: String)
     case command(CaseID, CaseCommand, actor: String)
     case remote(origin: ReplicaID, counter: UInt64, delta: CaseState)
+    /// Full states from a digest catch-up, and the sender's positions they cover.
+    case catchUp(states: [CaseState], positions: [ReplicaID: UInt64])
+}
+
+/// What the group committer answers for one job.
+enum JobOutcome: Sendable {
+    case write(WriteOutcome)
+    case caughtUp(followUp: LogPosition?)
 }
 
 /// A position in the replicated delta log: the `counter`-th delta of `origin`.

@@ -192,7 +192,7 @@ struct Simulation {
             let done = start + UInt64.random(in: 0...3, using: &random)
             nodes[index].applyQueueEnd = done
             schedule(at: done, .applied(node: index, incarnation: nodes[index].incarnation, directive))
-        case .recordAcknowledgement:
+        case .recordAcknowledgement, .readFailed:
             break
         case let .suspect(peer):
             let other = nodes.firstIndex { $0.id == peer }!

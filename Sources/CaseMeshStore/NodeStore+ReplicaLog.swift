@@ -1,0 +1,64 @@
+import CaseMeshCRDT
+import CaseMeshDomain
+import CaseMeshReplication
+import Foundation
+import GRDB
+
+/// The store as the replication engine reads it: the log, positions and
+/// digests, straight from SQLite and the writer's mirrored state.
+extension NodeStore: ReplicaLog {
+    public var applied: LogPositions { appliedPositions }
+
+    public func entries(of origin: ReplicaID, after: UInt64, maxBytes: Int) throws -> LogRead {
+        guard after < UInt64(Int64.max) else { return .entries([]) }
+        let head = applied[origin] ?? 0
+        guard after < head else { return .entries([]) }
+        // The retention bound and the entries come from one snapshot, so a
+        // concurrent trim cannot leave a gap in what is returned.
+        return try read { db in
+            let retained = try Int64.fetchOne(db, sql: "SELECT retained_from FROM log_positions WHERE origin = ?", arguments: [origin.rawValue]) ?? 1
+            if after + 1 < UInt64(retained) { return LogRead.trimmed(retainedFrom: UInt64(retained)) }
+            var result: [LogEntry] = []
+            var bytes = 0
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT counter, delta FROM delta_log WHERE origin = ? AND counter > ? ORDER BY counter LIMIT 512"),
+                                           arguments: [origin.rawValue, Int64(after)])
+            var expected = after + 1
+            while let row = try rows.next() {
+                let counter = UInt64(row[0] as Int64)
+                guard counter == expected else { break }
+                let delta: Data = row[1]
+                if !result.isEmpty && bytes + delta.count > maxBytes { break }
+                result.append(LogEntry(origin: origin, counter: counter, delta: [UInt8](delta)))
+                bytes += delta.count
+                expected += 1
+            }
+            return LogRead.entries(result)
+        }
+    }
+
+    public func bucketDigests() throws -> [StateDigest] {
+        writer.withLock { $0.bucketDigests }
+    }
+
+    public func caseDigests(inBuckets buckets: [Int]) throws -> [CaseID: StateDigest] {
+        guard !buckets.isEmpty else { return [:] }
+        let placeholders = Array(repeating: "?", count: buckets.count).joined(separator: ",")
+        return try read { db in
+            var result: [CaseID: StateDigest] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, digest FROM cases WHERE bucket IN (\(placeholders))", arguments: StatementArguments(buckets)) {
+                let digest: Data = row[1]
+                result[try CaseID(row[0] as String)] = StateDigest(bytes: [UInt8](digest))
+            }
+            return result
+        }
+    }
+
+    public func encodedCases(_ ids: [CaseID]) throws -> [[UInt8]] {
+        guard !ids.isEmpty else { return [] }
+        let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
+        return try read { db in
+            try Data.fetchAll(db, sql: "SELECT state FROM cases WHERE id IN (\(placeholders)) ORDER BY id", arguments: StatementArguments(ids.map(\.rawValue)))
+                .map { [UInt8]($0) }
+        }
+    }
+}
