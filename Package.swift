@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "CaseMeshDomain", targets: ["CaseMeshDomain"]),
         .library(name: "CaseMeshStore", targets: ["CaseMeshStore"]),
         .library(name: "CaseMeshReplication", targets: ["CaseMeshReplication"]),
+        .library(name: "CaseMeshTransport", targets: ["CaseMeshTransport"]),
+        .executable(name: "casemesh", targets: ["casemesh"]),
         .executable(name: "casemesh-bench-core", targets: ["CaseMeshBench"]),
         .executable(name: "casemesh-crash-writer", targets: ["CaseMeshCrashWriter"]),
         .executable(name: "casemesh-bench-store", targets: ["CaseMeshStoreBench"]),
@@ -27,15 +29,38 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         .target(name: "CaseMeshCRDT", swiftSettings: optimizedAlways),
         .target(name: "CaseMeshDomain", dependencies: ["CaseMeshCRDT"], swiftSettings: optimizedAlways),
-        .target(name: "CaseMeshReplication", dependencies: ["CaseMeshCRDT", "CaseMeshDomain"], swiftSettings: optimizedAlways),
+        .target(name: "CaseMeshReplication", dependencies: ["CaseMeshCRDT", "CaseMeshDomain"], exclude: ["WIRE.md"], swiftSettings: optimizedAlways),
+        .target(
+            name: "CaseMeshTransport",
+            dependencies: [
+                "CaseMeshReplication", "CaseMeshCRDT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "CaseMeshStore",
             dependencies: ["CaseMeshCRDT", "CaseMeshDomain", "CaseMeshReplication", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimized
+        ),
+        .executableTarget(
+            name: "casemesh",
+            dependencies: ["CaseMeshTransport", "CaseMeshCRDT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "CaseMeshCrashWriter",
@@ -59,6 +84,12 @@ let package = Package(
             name: "CaseMeshReplicationTests",
             dependencies: ["CaseMeshReplication", "CaseMeshDomain", "CaseMeshCRDT"],
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
+        .testTarget(
+            name: "CaseMeshTransportTests",
+            dependencies: ["CaseMeshTransport", "CaseMeshReplication", "CaseMeshCRDT", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                           .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "CaseMeshStoreTests", dependencies: ["CaseMeshStore", "CaseMeshReplication", "CaseMeshDomain", "CaseMeshCRDT", .product(name: "Logging", package: "swift-log")]),
     ],
