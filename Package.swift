@@ -87,7 +87,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CaseMeshTransportTests",
-            dependencies: ["CaseMeshTransport", "CaseMeshReplication", "CaseMeshCRDT", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["CaseMeshTransport", "CaseMeshReplication", "CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")]
         ),

@@ -41,3 +41,15 @@ public enum CaseBucket {
         return Int(hash % UInt32(count))
     }
 }
+
+/// A node's store as the replication shell drives it: the log to read, and
+/// the writes the engine's directives ask for. Each write returns once it is
+/// durable (or throws, and nothing of it happened).
+public protocol ReplicaStore: ReplicaLog, Sendable {
+    /// Applies one remote entry (entries of one origin arrive in order).
+    func applyEntry(_ entry: LogEntry) async throws
+    /// Merges full states from a catch-up and raises positions, all or nothing.
+    func applyCatchUp(_ states: [[UInt8]], positions: LogPositions) async throws
+    /// Remembers what a peer has acknowledged.
+    func recordAcknowledgement(peer: ReplicaID, positions: LogPositions) async throws
+}

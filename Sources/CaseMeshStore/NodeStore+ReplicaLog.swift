@@ -62,3 +62,34 @@ extension NodeStore: ReplicaLog {
         }
     }
 }
+
+extension NodeStore: ReplicaStore {
+    public func applyEntry(_ entry: LogEntry) async throws {
+        let delta: CaseState
+        do {
+            delta = try CaseState(decoding: entry.delta)
+        } catch {
+            throw StoreError.rejected(.invalid("delta", "\(entry.origin):\(entry.counter) does not decode: \(error)"))
+        }
+        _ = try await applyRemote(origin: entry.origin, counter: entry.counter, delta: delta)
+    }
+
+    public func applyCatchUp(_ states: [[UInt8]], positions: LogPositions) async throws {
+        var decoded: [CaseState] = []
+        decoded.reserveCapacity(states.count)
+        for bytes in states {
+            do {
+                decoded.append(try CaseState(decoding: bytes))
+            } catch {
+                throw StoreError.rejected(.invalid("state", "a caught-up case does not decode: \(error)"))
+            }
+        }
+        _ = try await applyCatchUp(states: decoded, positions: positions)
+    }
+
+    public func recordAcknowledgement(peer: ReplicaID, positions: LogPositions) async throws {
+        for (origin, counter) in positions.sorted(by: { $0.key < $1.key }) {
+            try await recordAck(peer: peer, origin: origin, counter: counter)
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import CaseMeshCRDT
+import CaseMeshReplication
+import Logging
+
+/// The I/O shell around the pure `ReplicationEngine`: feeds it time,
+/// connections, messages and commits; carries out its directives against the
+/// store and the peer sessions. All engine calls are serialised by the actor.
+public actor ReplicationShell {
+    private var engine: ReplicationEngine
+    private let store: any ReplicaStore
+    private let logger: Logger
+    private let clock = ContinuousClock()
+    private let started: ContinuousClock.Instant
+    private var sessions: [ReplicaID: Attached] = [:]
+    private var nextAttachment = 0
+
+    private struct Attached {
+        var id: Int
+        var session: PeerSession
+        var close: AsyncStream<Void>.Continuation
+    }
+
+    public init(node: ReplicaID, peers: [ReplicaID], store: any ReplicaStore,
+                configuration: ReplicationConfiguration = ReplicationConfiguration(), logger: Logger) {
+        started = clock.now
+        engine = ReplicationEngine(node: node, peers: peers, configuration: configuration, now: 0,
+                                   sessionSeed: UInt64.random(in: 0..<(1 << 40)))
+        self.store = store
+        self.logger = logger
+    }
+
+    private var now: UInt64 {
+        let elapsed = clock.now - started
+        return UInt64(elapsed.components.seconds) * 1_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// Ticks the engine until cancelled.
+    public func runTicks(every interval: Duration = .milliseconds(50)) async {
+        while !Task.isCancelled {
+            await handle(.tick(now: now))
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Tell the engine that local writes committed (ships them to peers).
+    public func committed() async {
+        await handle(.committed)
+    }
+
+    /// Runs one authenticated connection: hands its messages to the engine
+    /// until it ends or the engine suspects the peer.
+    public func attach(_ session: PeerSession, messages: AsyncThrowingStream<ReplicationMessage, any Error>) async throws {
+        let peer = session.peer
+        nextAttachment += 1
+        let id = nextAttachment
+        let (closeSignal, close) = AsyncStream<Void>.makeStream()
+        sessions[peer]?.close.finish()
+        sessions[peer] = Attached(id: id, session: session, close: close)
+        await handle(.connected(peer))
+        defer {
+            Task { await self.detach(peer, id: id) }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await message in messages { await self.handle(.received(from: peer, message)) }
+            }
+            group.addTask {
+                for await _ in closeSignal {}
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func detach(_ peer: ReplicaID, id: Int) async {
+        guard sessions[peer]?.id == id else { return }
+        sessions[peer] = nil
+        await handle(.disconnected(peer))
+    }
+
+    private func handle(_ event: ReplicationEvent) async {
+        let directives = engine.handle(event, log: store)
+        for directive in directives { await carryOut(directive) }
+    }
+
+    private func carryOut(_ directive: ReplicationDirective) async {
+        switch directive {
+        case let .send(peer, message):
+            guard let attached = sessions[peer] else { return }
+            do {
+                try await attached.session.send(message)
+            } catch {
+                logger.info("sending to a peer failed", metadata: ["peer": "\(peer)", "reason": "\(error)"])
+                attached.close.finish()
+            }
+        case let .apply(entry):
+            do {
+                try await store.applyEntry(entry)
+                await handle(.committed)
+            } catch {
+                logger.warning("could not apply a remote delta", metadata: ["origin": "\(entry.origin)", "counter": "\(entry.counter)", "reason": "\(error)"])
+                await handle(.applyFailed(origin: entry.origin, counter: entry.counter))
+            }
+        case let .applyCases(states, positions):
+            do {
+                try await store.applyCatchUp(states, positions: positions)
+                logger.info("caught up from a peer", metadata: ["cases": "\(states.count)"])
+                await handle(.committed)
+            } catch {
+                logger.warning("could not apply a catch-up; it will be offered again", metadata: ["cases": "\(states.count)", "reason": "\(error)"])
+            }
+        case let .recordAcknowledgement(peer, positions):
+            do {
+                try await store.recordAcknowledgement(peer: peer, positions: positions)
+            } catch {
+                logger.warning("could not record a peer's acknowledgement", metadata: ["peer": "\(peer)", "reason": "\(error)"])
+            }
+        case let .suspect(peer):
+            logger.warning("peer silent for too long; dropping its connection", metadata: ["peer": "\(peer)"])
+            sessions[peer]?.close.finish()
+        case let .readFailed(reason):
+            logger.error("reading the store for replication failed", metadata: ["reason": "\(reason)"])
+        }
+    }
+}
