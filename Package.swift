@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "CaseMeshTransport", targets: ["CaseMeshTransport"]),
         .executable(name: "casemesh", targets: ["casemesh"]),
         .executable(name: "casemesh-bench-core", targets: ["CaseMeshBench"]),
+        .executable(name: "casemesh-fuzz-wire", targets: ["CaseMeshWireFuzz"]),
         .executable(name: "casemesh-crash-writer", targets: ["CaseMeshCrashWriter"]),
         .executable(name: "casemesh-bench-store", targets: ["CaseMeshStoreBench"]),
     ],
@@ -71,6 +72,7 @@ let package = Package(
             dependencies: ["CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT", .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimized
         ),
+        .executableTarget(name: "CaseMeshWireFuzz", dependencies: ["CaseMeshReplication", "CaseMeshDomain", "CaseMeshCRDT"]),
         .executableTarget(name: "CaseMeshBench", dependencies: ["CaseMeshCRDT", "CaseMeshDomain"], swiftSettings: optimized),
         .testTarget(
             name: "CaseMeshCRDTTests",

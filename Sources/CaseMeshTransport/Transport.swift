@@ -132,11 +132,14 @@ public struct Transport: Sendable {
         try await server.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { group in
                 for try await connection in inbound {
+                    let address = connection.channel.remoteAddress.map { "\($0)" } ?? "unknown"
                     group.addTask {
                         do {
                             try await run(connection, expecting: nil, session: session)
                         } catch {
-                            logger.warning("refused or lost an incoming peer connection", metadata: ["node": "\(settings.node)", "reason": "\(error)"])
+                            // One bad connection never stops the listener.
+                            logger.warning("refused or lost an incoming peer connection",
+                                           metadata: ["node": "\(settings.node)", "peer_address": "\(address)", "reason": "\(error)"])
                         }
                     }
                 }
