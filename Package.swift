@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "casemesh", targets: ["casemesh"]),
         .executable(name: "casemesh-bench-core", targets: ["CaseMeshBench"]),
         .executable(name: "casemesh-fuzz-wire", targets: ["CaseMeshWireFuzz"]),
+        .executable(name: "casemesh-bench-replication", targets: ["CaseMeshReplicationBench"]),
         .executable(name: "casemesh-crash-writer", targets: ["CaseMeshCrashWriter"]),
         .executable(name: "casemesh-bench-store", targets: ["CaseMeshStoreBench"]),
     ],
@@ -70,6 +71,12 @@ let package = Package(
         .executableTarget(
             name: "CaseMeshStoreBench",
             dependencies: ["CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: optimized
+        ),
+        .executableTarget(
+            name: "CaseMeshReplicationBench",
+            dependencies: ["CaseMeshTransport", "CaseMeshStore", "CaseMeshReplication", "CaseMeshDomain", "CaseMeshCRDT",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimized
         ),
         .executableTarget(name: "CaseMeshWireFuzz", dependencies: ["CaseMeshReplication", "CaseMeshDomain", "CaseMeshCRDT"]),

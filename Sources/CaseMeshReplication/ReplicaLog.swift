@@ -46,8 +46,9 @@ public enum CaseBucket {
 /// the writes the engine's directives ask for. Each write returns once it is
 /// durable (or throws, and nothing of it happened).
 public protocol ReplicaStore: ReplicaLog, Sendable {
-    /// Applies one remote entry (entries of one origin arrive in order).
-    func applyEntry(_ entry: LogEntry) async throws
+    /// Applies remote entries in order (entries of one origin arrive in
+    /// order), sharing commits; returns, per entry, nil or why it failed.
+    func applyEntries(_ entries: [LogEntry]) async -> [(any Error)?]
     /// Merges full states from a catch-up and raises positions, all or nothing.
     func applyCatchUp(_ states: [[UInt8]], positions: LogPositions) async throws
     /// Remembers what a peer has acknowledged.

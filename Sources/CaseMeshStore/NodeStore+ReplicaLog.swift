@@ -64,14 +64,22 @@ extension NodeStore: ReplicaLog {
 }
 
 extension NodeStore: ReplicaStore {
-    public func applyEntry(_ entry: LogEntry) async throws {
-        let delta: CaseState
-        do {
-            delta = try CaseState(decoding: entry.delta)
-        } catch {
-            throw StoreError.rejected(.invalid("delta", "\(entry.origin):\(entry.counter) does not decode: \(error)"))
+    public func applyEntries(_ entries: [LogEntry]) async -> [(any Error)?] {
+        var errors: [(any Error)?] = Array(repeating: nil, count: entries.count)
+        var decoded: [(origin: ReplicaID, counter: UInt64, delta: CaseState)] = []
+        var indexes: [Int] = []
+        for (index, entry) in entries.enumerated() {
+            do {
+                decoded.append((entry.origin, entry.counter, try CaseState(decoding: entry.delta)))
+                indexes.append(index)
+            } catch {
+                errors[index] = StoreError.rejected(.invalid("delta", "\(entry.origin):\(entry.counter) does not decode: \(error)"))
+            }
         }
-        _ = try await applyRemote(origin: entry.origin, counter: entry.counter, delta: delta)
+        for (index, result) in zip(indexes, await applyRemote(decoded)) {
+            if case let .failure(error) = result { errors[index] = error }
+        }
+        return errors
     }
 
     public func applyCatchUp(_ states: [[UInt8]], positions: LogPositions) async throws {

@@ -155,6 +155,19 @@ public final class NodeStore: Sendable {
         return outcome
     }
 
+    /// Applies remote deltas in order, sharing transactions (group commit);
+    /// one result per delta.
+    public func applyRemote(_ deltas: [(origin: ReplicaID, counter: UInt64, delta: CaseState)]) async -> [Result<WriteOutcome, StoreError>] {
+        if let failure = writer.withLock({ $0.failure }) { return deltas.map { _ in .failure(.readOnly(reason: failure)) } }
+        let jobs = deltas.map { WriteJob.remote(origin: $0.origin, counter: $0.counter, delta: $0.delta) }
+        return await queue.submitAll(jobs) { jobs in await self.commit(jobs) }.map { result in
+            result.flatMap { outcome in
+                guard case let .write(write) = outcome else { preconditionFailure("a remote delta answered with a catch-up outcome") }
+                return .success(write)
+            }
+        }
+    }
+
     private func run(_ job: WriteJob) async throws(StoreError) -> JobOutcome {
         if let failure = writer.withLock({ $0.failure }) { throw .readOnly(reason: failure) }
         let result = await queue.submit(job) { jobs in await self.commit(jobs) }
@@ -245,18 +258,36 @@ public final class NodeStore: Sendable {
 
 /// Collects writes while a commit is running, then commits them together.
 actor CommitQueue {
-    private var pending: [(WriteJob, CheckedContinuation<Result<JobOutcome, StoreError>, Never>)] = []
+    typealias Completion = @Sendable (Result<JobOutcome, StoreError>) -> Void
+    private var pending: [(WriteJob, Completion)] = []
     private var draining = false
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     static let maxBatch = 512
 
     func submit(_ job: WriteJob, commit: @escaping @Sendable ([WriteJob]) async -> [Result<JobOutcome, StoreError>]) async -> Result<JobOutcome, StoreError> {
         await withCheckedContinuation { continuation in
-            pending.append((job, continuation))
-            if !draining {
-                draining = true
-                Task { await self.drain(commit) }
-            }
+            enqueue([job], commit: commit) { results in continuation.resume(returning: results[0]) }
+        }
+    }
+
+    /// Queues `jobs` back to back, in order, so they share transactions;
+    /// answers once all of them are committed (or refused).
+    func submitAll(_ jobs: [WriteJob], commit: @escaping @Sendable ([WriteJob]) async -> [Result<JobOutcome, StoreError>]) async -> [Result<JobOutcome, StoreError>] {
+        guard !jobs.isEmpty else { return [] }
+        return await withCheckedContinuation { continuation in
+            enqueue(jobs, commit: commit) { results in continuation.resume(returning: results) }
+        }
+    }
+
+    private func enqueue(_ jobs: [WriteJob], commit: @escaping @Sendable ([WriteJob]) async -> [Result<JobOutcome, StoreError>],
+                         done: @escaping @Sendable ([Result<JobOutcome, StoreError>]) -> Void) {
+        let collector = ResultCollector(count: jobs.count, done: done)
+        for (index, job) in jobs.enumerated() {
+            pending.append((job, { result in collector.set(index, result) }))
+        }
+        if !draining {
+            draining = true
+            Task { await self.drain(commit) }
         }
     }
 
@@ -265,7 +296,7 @@ actor CommitQueue {
             let batch = Array(pending.prefix(Self.maxBatch))
             pending.removeFirst(batch.count)
             let results = await commit(batch.map(\.0))
-            for (index, entry) in batch.enumerated() { entry.1.resume(returning: results[index]) }
+            for (index, entry) in batch.enumerated() { entry.1(results[index]) }
         }
         draining = false
         for waiter in idleWaiters { waiter.resume() }
@@ -275,5 +306,25 @@ actor CommitQueue {
     func waitIdle() async {
         if !draining { return }
         await withCheckedContinuation { idleWaiters.append($0) }
+    }
+}
+
+/// Gathers the results of jobs submitted together and answers once all are in.
+private final class ResultCollector: Sendable {
+    private let state: Mutex<(results: [Result<JobOutcome, StoreError>?], missing: Int)>
+    private let done: @Sendable ([Result<JobOutcome, StoreError>]) -> Void
+
+    init(count: Int, done: @escaping @Sendable ([Result<JobOutcome, StoreError>]) -> Void) {
+        state = Mutex((Array(repeating: nil, count: count), count))
+        self.done = done
+    }
+
+    func set(_ index: Int, _ result: Result<JobOutcome, StoreError>) {
+        let finished: [Result<JobOutcome, StoreError>]? = state.withLock { state in
+            state.results[index] = result
+            state.missing -= 1
+            return state.missing == 0 ? state.results.map { $0! } : nil
+        }
+        if let finished { done(finished) }
     }
 }

@@ -80,7 +80,31 @@ public actor ReplicationShell {
 
     private func handle(_ event: ReplicationEvent) async {
         let directives = engine.handle(event, log: store)
-        for directive in directives { await carryOut(directive) }
+        // Consecutive applies go to the store together, so they share commits.
+        var applies: [LogEntry] = []
+        for directive in directives {
+            if case let .apply(entry) = directive {
+                applies.append(entry)
+                continue
+            }
+            await apply(applies)
+            applies = []
+            await carryOut(directive)
+        }
+        await apply(applies)
+    }
+
+    private func apply(_ entries: [LogEntry]) async {
+        guard !entries.isEmpty else { return }
+        let errors = await store.applyEntries(entries)
+        var failed: Set<ReplicaID> = []
+        for (entry, error) in zip(entries, errors) {
+            guard let error, !failed.contains(entry.origin) else { continue }
+            failed.insert(entry.origin)
+            logger.warning("could not apply a remote delta", metadata: ["origin": "\(entry.origin)", "counter": "\(entry.counter)", "reason": "\(error)"])
+            await handle(.applyFailed(origin: entry.origin, counter: entry.counter))
+        }
+        if errors.contains(where: { $0 == nil }) { await handle(.committed) }
     }
 
     private func carryOut(_ directive: ReplicationDirective) async {
@@ -94,13 +118,7 @@ public actor ReplicationShell {
                 attached.close.finish()
             }
         case let .apply(entry):
-            do {
-                try await store.applyEntry(entry)
-                await handle(.committed)
-            } catch {
-                logger.warning("could not apply a remote delta", metadata: ["origin": "\(entry.origin)", "counter": "\(entry.counter)", "reason": "\(error)"])
-                await handle(.applyFailed(origin: entry.origin, counter: entry.counter))
-            }
+            await apply([entry])
         case let .applyCases(states, positions):
             do {
                 try await store.applyCatchUp(states, positions: positions)

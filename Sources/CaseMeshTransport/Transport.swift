@@ -86,10 +86,14 @@ public struct PeerSession: Sendable {
     public let peer: ReplicaID
     fileprivate let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     fileprivate let allocator: ByteBufferAllocator
+    fileprivate let counters: WireCounters?
 
     /// Sends one replication message.
     public func send(_ message: ReplicationMessage) async throws {
-        try await outbound.write(allocator.buffer(bytes: WireMessage.replication(message).encoded))
+        let wire = WireMessage.replication(message)
+        let bytes = wire.encoded
+        counters?.record(sent: wire, bytes: bytes.count)
+        try await outbound.write(allocator.buffer(bytes: bytes))
     }
 }
 
@@ -101,11 +105,15 @@ public struct Transport: Sendable {
     public let settings: TransportSettings
     public let group: any EventLoopGroup
     let logger: Logger
+    /// Frame and byte counts, when the caller wants them.
+    public let counters: WireCounters?
 
-    public init(settings: TransportSettings, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+    public init(settings: TransportSettings, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
+                counters: WireCounters? = nil) {
         self.settings = settings
         self.group = group
         self.logger = logger
+        self.counters = counters
     }
 
     typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
@@ -127,12 +135,15 @@ public struct Transport: Sendable {
                        session: @escaping @Sendable (PeerSession, AsyncThrowingStream<ReplicationMessage, any Error>) async throws -> Void) async throws {
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port) { channel in configure(channel, server: true, serverName: nil) }
+            .bind(host: host, port: port) { channel in
+                // The address is read now: once a hostile peer has gone, the channel no longer knows it.
+                let address = channel.remoteAddress.map { "\($0)" } ?? "unknown"
+                return configure(channel, server: true, serverName: nil).map { ($0, address) }
+            }
         bound(server.channel.localAddress)
         try await server.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { group in
-                for try await connection in inbound {
-                    let address = connection.channel.remoteAddress.map { "\($0)" } ?? "unknown"
+                for try await (connection, address) in inbound {
                     group.addTask {
                         do {
                             try await run(connection, expecting: nil, session: session)
@@ -214,7 +225,7 @@ public struct Transport: Sendable {
             guard cluster == settings.cluster else { throw TransportError.wrongCluster(cluster, expected: settings.cluster) }
             logger.info("peer connected", metadata: ["node": "\(settings.node)", "peer": "\(certified)"])
             let (messages, continuation) = AsyncThrowingStream<ReplicationMessage, any Error>.makeStream()
-            let peerSession = PeerSession(peer: certified, outbound: outbound, allocator: channel.allocator)
+            let peerSession = PeerSession(peer: certified, outbound: outbound, allocator: channel.allocator, counters: counters)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     // The session ending (e.g. the peer was suspected) ends the connection.
@@ -223,7 +234,9 @@ public struct Transport: Sendable {
                 }
                 do {
                     while let frame = try await frames.next() {
-                        guard case let .replication(message) = try decode(frame) else { throw TransportError.badFrame("a second hello") }
+                        let wire = try decode(frame)
+                        counters?.record(received: wire, bytes: frame.readableBytes)
+                        guard case let .replication(message) = wire else { throw TransportError.badFrame("a second hello") }
                         continuation.yield(message)
                     }
                     continuation.finish()
