@@ -17,7 +17,7 @@ public struct ReplicationConfiguration: Sendable, Equatable {
     public var maxInFlightEntries: Int
 
     public init(heartbeatInterval: UInt64 = 250, peerTimeout: UInt64 = 2_000, retransmitAfter: UInt64 = 1_000,
-                catchUpTimeout: UInt64 = 10_000, maxMessageBytes: Int = 256 * 1024, maxInFlightEntries: Int = 2_048) {
+                catchUpTimeout: UInt64 = 60_000, maxMessageBytes: Int = 256 * 1024, maxInFlightEntries: Int = 2_048) {
         self.heartbeatInterval = heartbeatInterval
         self.peerTimeout = peerTimeout
         self.retransmitAfter = retransmitAfter

@@ -14,6 +14,9 @@ public actor ReplicationShell {
     private var sessions: [ReplicaID: Attached] = [:]
     private var nextAttachment = 0
 
+    /// Cases merged per transaction when applying a catch-up.
+    static let catchUpChunk = 1_000
+
     private struct Attached {
         var id: Int
         var session: PeerSession
@@ -120,8 +123,16 @@ public actor ReplicationShell {
         case let .apply(entry):
             await apply([entry])
         case let .applyCases(states, positions):
+            // Merging states is always safe, so a large catch-up is merged in
+            // transactions of a bounded size; only the last one raises the
+            // positions, once every state before it is durable.
             do {
-                try await store.applyCatchUp(states, positions: positions)
+                var start = 0
+                while start < states.count - Self.catchUpChunk {
+                    try await store.applyCatchUp(Array(states[start..<(start + Self.catchUpChunk)]), positions: [:])
+                    start += Self.catchUpChunk
+                }
+                try await store.applyCatchUp(Array(states[start...]), positions: positions)
                 logger.info("caught up from a peer", metadata: ["cases": "\(states.count)"])
                 await handle(.committed)
             } catch {
