@@ -91,6 +91,8 @@ public struct ReplicationEngine: Sendable {
         /// The peer answered the offer (an unanswered offer is made again
         /// after the retransmit timeout; an answered one gets the catch-up timeout).
         var answered = false
+        /// The parts of the peer's request received so far.
+        var requests: [Int: (buckets: [Int], have: [CaseID: StateDigest])] = [:]
     }
 
     struct IncomingCatchUp: Sendable {
@@ -216,16 +218,39 @@ public struct ReplicationEngine: Sendable {
             do {
                 let mine = try log.bucketDigests()
                 let differing = (0..<CaseBucket.count).filter { mine[$0] != buckets[$0] }
-                let have = try log.caseDigests(inBuckets: differing)
+                // Whole buckets per part, each part under the byte cap.
+                var parts: [(buckets: [Int], have: [CaseID: StateDigest])] = [([], [:])]
+                var bytes = 0
+                for bucket in differing {
+                    let have = try log.caseDigests(inBuckets: [bucket])
+                    let size = 2 + have.count * 72
+                    if bytes + size > configuration.maxMessageBytes && !parts[parts.count - 1].buckets.isEmpty {
+                        parts.append(([], [:]))
+                        bytes = 0
+                    }
+                    parts[parts.count - 1].buckets.append(bucket)
+                    parts[parts.count - 1].have.merge(have) { $1 }
+                    bytes += size
+                }
                 incoming[peer] = IncomingCatchUp(session: session, positions: positions, parts: [:], started: now)
-                send(.catchUpRequest(session: session, buckets: differing, have: have), to: peer, out: &out)
+                for (index, part) in parts.enumerated() {
+                    send(.catchUpRequest(session: session, part: index, parts: parts.count, buckets: part.buckets, have: part.have), to: peer, out: &out)
+                }
             } catch {
                 out.append(.readFailed("answering a catch-up offer from \(peer): \(error)"))
             }
 
-        case let .catchUpRequest(session, buckets, have):
-            guard let outgoing = peers[peer]!.outgoing, outgoing.session == session else { return }
-            peers[peer]!.outgoing?.answered = true
+        case let .catchUpRequest(session, part, partCount, requestBuckets, requestHave):
+            guard var outgoing = peers[peer]!.outgoing, outgoing.session == session, partCount > 0, (0..<partCount).contains(part),
+                  outgoing.requests[part] == nil else { return }
+            outgoing.answered = true
+            outgoing.requests[part] = (requestBuckets, requestHave)
+            peers[peer]!.outgoing = outgoing
+            // Answered once every part of the request is here.
+            guard outgoing.requests.count == partCount else { return }
+            let buckets = outgoing.requests.values.flatMap(\.buckets)
+            var have: [CaseID: StateDigest] = [:]
+            for request in outgoing.requests.values { have.merge(request.have) { $1 } }
             let valid = buckets.filter { (0..<CaseBucket.count).contains($0) }
             var parts: [[[UInt8]]] = [[]]
             do {

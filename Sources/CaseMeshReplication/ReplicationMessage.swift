@@ -14,8 +14,10 @@ public enum ReplicationMessage: Sendable, Equatable {
     /// Opens a catch-up: the sender's positions (read before the digests)
     /// and its bucket digests.
     case catchUpOffer(session: UInt64, positions: LogPositions, buckets: [StateDigest])
-    /// The buckets whose digests differ and the receiver's case digests in them.
-    case catchUpRequest(session: UInt64, buckets: [Int], have: [CaseID: StateDigest])
+    /// Part `part` of `parts` of the answer to an offer: some of the buckets
+    /// whose digests differ, and the receiver's case digests in them (split
+    /// by bucket so no message outgrows the byte cap).
+    case catchUpRequest(session: UInt64, part: Int, parts: Int, buckets: [Int], have: [CaseID: StateDigest])
     /// Part `part` of `parts` of the cases that differ, as full encoded states.
     case catchUpCases(session: UInt64, part: Int, parts: Int, cases: [[UInt8]])
 
@@ -25,7 +27,7 @@ public enum ReplicationMessage: Sendable, Equatable {
         case let .applied(positions): return 8 + positions.count * 24
         case let .entries(entries): return 8 + entries.reduce(0) { $0 + $1.wireSize }
         case let .catchUpOffer(_, positions, buckets): return 16 + positions.count * 24 + buckets.count * 32
-        case let .catchUpRequest(_, buckets, have): return 16 + buckets.count * 2 + have.count * 72
+        case let .catchUpRequest(_, _, _, buckets, have): return 24 + buckets.count * 2 + have.count * 72
         case let .catchUpCases(_, _, _, cases): return 24 + cases.reduce(0) { $0 + $1.count + 4 }
         }
     }

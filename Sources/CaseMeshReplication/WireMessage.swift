@@ -46,9 +46,11 @@ public enum WireMessage: Sendable, Equatable {
                 Self.write(positions, to: &writer)
                 writer.write(varint: UInt64(buckets.count))
                 for digest in buckets { for byte in digest.bytes { writer.write(byte: byte) } }
-            case let .catchUpRequest(session, buckets, have):
+            case let .catchUpRequest(session, part, parts, buckets, have):
                 writer.write(byte: Kind.catchUpRequest.rawValue)
                 writer.write(varint: session)
+                writer.write(varint: UInt64(part))
+                writer.write(varint: UInt64(parts))
                 writer.write(varint: UInt64(buckets.count))
                 for bucket in buckets { writer.write(varint: UInt64(bucket)) }
                 writer.write(varint: UInt64(have.count))
@@ -106,6 +108,7 @@ public enum WireMessage: Sendable, Equatable {
             self = .replication(.catchUpOffer(session: session, positions: positions, buckets: buckets))
         case .catchUpRequest:
             let session = try reader.readVarint()
+            let (part, parts) = try Self.readPart(&reader)
             let bucketCount = try reader.readCount(minimumItemSize: 1)
             guard bucketCount <= CaseBucket.count else { throw .invalidValue("\(bucketCount) buckets requested, at most \(CaseBucket.count) exist") }
             var buckets: [Int] = []
@@ -120,19 +123,25 @@ public enum WireMessage: Sendable, Equatable {
                 let id = try CaseID(from: &reader)
                 guard have.updateValue(try Self.readDigest(&reader), forKey: id) == nil else { throw .invalidValue("case \(id) listed twice") }
             }
-            self = .replication(.catchUpRequest(session: session, buckets: buckets, have: have))
+            self = .replication(.catchUpRequest(session: session, part: part, parts: parts, buckets: buckets, have: have))
         case .catchUpCases:
             let session = try reader.readVarint()
-            let part = try reader.readVarint()
-            let parts = try reader.readVarint()
-            guard parts > 0, part < parts, parts <= UInt64(Int32.max) else { throw .invalidValue("part \(part) of \(parts)") }
+            let (part, parts) = try Self.readPart(&reader)
             let count = try reader.readCount(minimumItemSize: 1)
             var cases: [[UInt8]] = []
             cases.reserveCapacity(count)
             for _ in 0..<count { cases.append(Array(try reader.readBytes())) }
-            self = .replication(.catchUpCases(session: session, part: Int(part), parts: Int(parts), cases: cases))
+            self = .replication(.catchUpCases(session: session, part: part, parts: parts, cases: cases))
         }
         guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
+    }
+
+    /// A part number and a part count: part < parts, parts ≥ 1.
+    private static func readPart(_ reader: inout ByteReader) throws(CodecError) -> (Int, Int) {
+        let part = try reader.readVarint()
+        let parts = try reader.readVarint()
+        guard parts > 0, part < parts, parts <= UInt64(Int32.max) else { throw .invalidValue("part \(part) of \(parts)") }
+        return (Int(part), Int(parts))
     }
 
     private static func write(_ positions: LogPositions, to writer: inout ByteWriter) {

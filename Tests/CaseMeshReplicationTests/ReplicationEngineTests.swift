@@ -124,6 +124,34 @@ private struct MiniCluster {
         #expect(cluster.sent.contains { if case .catchUpOffer = $0.message { return true } else { return false } })
     }
 
+    /// With a small byte cap the catch-up request and the cases travel in
+    /// several parts, and the catch-up still completes.
+    @Test func catchUpSplitsRequestsAndCasesUnderTheByteCap() {
+        var cluster = MiniCluster(nodes: 2, retention: 3, configuration: ReplicationConfiguration(maxMessageBytes: 400))
+        cluster.connectAll()
+        for i in 0..<300 { cluster.create(at: 0, "shared-\(i)") }
+        cluster.tick()
+        #expect(cluster.stores[1].cases.count == 300)
+        cluster.down = [1]
+        cluster.feed(0, .disconnected(cluster.id(1)))
+        for i in 0..<40 { cluster.create(at: 0, "case-\(i)") }
+        cluster.down = []
+        cluster.sent = []
+        cluster.feed(0, .connected(cluster.id(1)))
+        cluster.feed(1, .connected(cluster.id(0)))
+        cluster.settle()
+        for _ in 0..<3 { cluster.tick() }
+        #expect(cluster.stores[1].digest == cluster.stores[0].digest)
+        let requestParts = cluster.sent.compactMap { item -> Int? in
+            if case let .catchUpRequest(_, _, parts, _, _) = item.message { return parts } else { return nil }
+        }
+        #expect((requestParts.max() ?? 0) > 1, "the request should have been split: \(requestParts)")
+        let caseParts = cluster.sent.compactMap { item -> Int? in
+            if case let .catchUpCases(_, _, parts, _) = item.message { return parts } else { return nil }
+        }
+        #expect((caseParts.max() ?? 0) > 1)
+    }
+
     /// A peer that acknowledges nothing gets at most the in-flight window,
     /// and entries are sent again after the retransmit timeout.
     @Test func unacknowledgedEntriesAreCappedAndRetransmitted() {

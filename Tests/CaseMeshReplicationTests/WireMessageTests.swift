@@ -29,7 +29,8 @@ import Testing
         case 4:
             var have: [CaseID: StateDigest] = [:]
             for index in 0..<Int.random(in: 0...6, using: &random) { have[try! CaseID("case-\(index)")] = digest() }
-            return .replication(.catchUpRequest(session: UInt64.random(in: 0...1000, using: &random),
+            let parts = Int.random(in: 1...3, using: &random)
+            return .replication(.catchUpRequest(session: UInt64.random(in: 0...1000, using: &random), part: Int.random(in: 0..<parts, using: &random), parts: parts,
                                                 buckets: (0..<Int.random(in: 0...8, using: &random)).map { _ in Int.random(in: 0..<CaseBucket.count, using: &random) },
                                                 have: have))
         default:
@@ -80,7 +81,7 @@ import Testing
         let zero = frame { $0.write(byte: 2); $0.write(varint: 1); $0.write(replica: ReplicaID("emea")); $0.write(varint: 0) }
         #expect(throws: CodecError.self) { try WireMessage(decoding: zero) }
         // a bucket that does not exist
-        let bucket = frame { $0.write(byte: 5); $0.write(varint: 1); $0.write(varint: 1); $0.write(varint: 256); $0.write(varint: 0) }
+        let bucket = frame { $0.write(byte: 5); $0.write(varint: 1); $0.write(varint: 0); $0.write(varint: 1); $0.write(varint: 1); $0.write(varint: 256); $0.write(varint: 0) }
         #expect(throws: CodecError.invalidValue("bucket 256 does not exist")) { try WireMessage(decoding: bucket) }
         // part beyond parts
         let part = frame { $0.write(byte: 6); $0.write(varint: 1); $0.write(varint: 3); $0.write(varint: 3); $0.write(varint: 0) }
