@@ -5,11 +5,11 @@
 //
 // 1. load N cases (default 100,000) into EMEA (durability off for the load);
 //    AMER starts empty and is brought level by a digest catch-up;
-// 2. steady state: --updates single-field updates at EMEA (default 5,000),
-//    replicated to AMER; frame bytes on the wire (both directions, all
+// 2. steady state: --updates single-field updates at EMEA (default 5,000,
+//    paced at 1,000/s), replicated to AMER; frame bytes on the wire (both directions, all
 //    message kinds) per update, against the size of the update's delta;
 // 3. catch-up: AMER disconnects, EMEA updates --divergence distinct cases
-//    (default 10,000; more than the log's --retention, default 1,000, keeps),
+//    (default 10,000; more than the log's --retention, default 5,000, keeps),
 //    AMER reconnects; bytes shipped against the size of the differing cases,
 //    and the time until both digests are equal.
 //
@@ -31,7 +31,7 @@ func fail(_ message: String) -> Never {
 func progress(_ message: String) { FileHandle.standardError.write(Data("  \(message)\n".utf8)) }
 
 func parseArguments() -> (cases: Int, updates: Int, divergence: Int, retention: Int) {
-    var result = (cases: 100_000, updates: 5_000, divergence: 10_000, retention: 1_000)
+    var result = (cases: 100_000, updates: 5_000, divergence: 10_000, retention: 5_000)
     var arguments = CommandLine.arguments.dropFirst().makeIterator()
     while let argument = arguments.next() {
         func number() -> Int {
@@ -170,7 +170,11 @@ countersA.reset()
 countersB.reset()
 let payloadBytes = Counter()
 let steadyStart = clock.now
+// At a steady 1,000 updates/s (8 writers, each paced to 125/s), so the
+// figure is what replication costs when the peer keeps up.
 await concurrently(updateCount, workers: 8) { i in
+    let due = steadyStart + .milliseconds(i)
+    if clock.now < due { try await Task.sleep(until: due, clock: clock) }
     let outcome = try await storeA.execute(.setFields([.owner: .text("engineer-\(i % 500)-\(i)")]), on: caseID(i), actor: "bench")
     let size = outcome.delta?.encodedBytes.count ?? 0
     payloadBytes.value.withLock { $0 += size }
