@@ -18,7 +18,7 @@ final class BoundPort: Sendable {
 @Suite struct ReplicationOverTLSTests {
     static let logger = Logger(label: "casemesh.replication-tls-tests")
 
-    static func waitUntil(_ what: String, timeout: Duration = .seconds(15), _ condition: () throws -> Bool) async throws {
+    static func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () throws -> Bool) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while clock.now < deadline {
@@ -54,7 +54,7 @@ final class BoundPort: Sendable {
                 }
             }
             try await Self.waitUntil("EMEA listens") { port.value.withLock { $0 } != nil }
-            let bound = port.value.withLock { $0 }!
+            let bound = try #require(port.value.withLock { $0 })
             group.addTask {
                 await transportB.maintain(peer: emea, host: "127.0.0.1", port: bound) { session, messages in
                     try await shellB.attach(session, messages: messages)

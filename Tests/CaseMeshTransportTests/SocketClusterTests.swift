@@ -75,7 +75,7 @@ struct OpenSSLCluster {
         let name = credentials ?? node
         return try TransportSettings(node: ReplicaID(node), cluster: "test", peers: Set(peers.map { ReplicaID($0) }),
                                      certificatePEM: try read("\(name).pem"), privateKeyPEM: try read("\(name)-key.pem"),
-                                     authorityPEM: try read("ca.pem"), maxFrameBytes: maxFrameBytes, helloTimeout: .seconds(2))
+                                     authorityPEM: try read("ca.pem"), maxFrameBytes: maxFrameBytes, helloTimeout: .seconds(10))
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: dir) }
@@ -145,7 +145,7 @@ struct SocketClusterTests {
         for (a, b) in links {
             let dialer = nodes.first { $0.id.rawValue == min(a, b) }!
             let target = nodes.first { $0.id.rawValue == max(a, b) }!
-            let port = target.port.value.withLock { $0 }!
+            let port = try #require(target.port.value.withLock { $0 })
             group.addTask {
                 await dialer.transport.maintain(peer: target.id, host: "127.0.0.1", port: port) { session, messages in
                     try await dialer.shell.attach(session, messages: messages)
@@ -265,7 +265,7 @@ struct SocketClusterTests {
             }
         }
         try await ReplicationOverTLSTests.waitUntil("the node listens") { port.value.withLock { $0 } != nil }
-        return port.value.withLock { $0 }!
+        return try #require(port.value.withLock { $0 })
     }
 
     /// Connects without TLS and sends an HTTP request line.
