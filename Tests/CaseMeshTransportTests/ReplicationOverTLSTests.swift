@@ -18,7 +18,7 @@ final class BoundPort: Sendable {
 @Suite struct ReplicationOverTLSTests {
     static let logger = Logger(label: "casemesh.replication-tls-tests")
 
-    static func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () throws -> Bool) async throws {
+    static func waitUntil(_ what: String, timeout: Duration = .seconds(400), _ condition: () throws -> Bool) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while clock.now < deadline {

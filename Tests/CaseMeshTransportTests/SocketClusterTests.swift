@@ -75,7 +75,7 @@ struct OpenSSLCluster {
         let name = credentials ?? node
         return try TransportSettings(node: ReplicaID(node), cluster: "test", peers: Set(peers.map { ReplicaID($0) }),
                                      certificatePEM: try read("\(name).pem"), privateKeyPEM: try read("\(name)-key.pem"),
-                                     authorityPEM: try read("ca.pem"), maxFrameBytes: maxFrameBytes, helloTimeout: .seconds(10))
+                                     authorityPEM: try read("ca.pem"), maxFrameBytes: maxFrameBytes, helloTimeout: .seconds(300))
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: dir) }

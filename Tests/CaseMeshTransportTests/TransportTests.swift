@@ -31,7 +31,7 @@ import Testing
             let own = issued[credentials ?? node]!
             return try TransportSettings(node: node, cluster: cluster, peers: peers, certificatePEM: own.certificatePEM,
                                          privateKeyPEM: own.privateKeyPEM, authorityPEM: authority.certificatePEM,
-                                         maxFrameBytes: maxFrameBytes, helloTimeout: .seconds(10))
+                                         maxFrameBytes: maxFrameBytes, helloTimeout: .seconds(300))
         }
     }
 
@@ -55,7 +55,7 @@ import Testing
                 }
             }
         }
-        for _ in 0..<6_000 {
+        for _ in 0..<40_000 {
             if let bound = port.withLock({ $0 }) { return bound }
             try await Task.sleep(for: .milliseconds(10))
         }
