@@ -218,11 +218,13 @@ public struct ReplicationEngine: Sendable {
             do {
                 let mine = try log.bucketDigests()
                 let differing = (0..<CaseBucket.count).filter { mine[$0] != buckets[$0] }
+                var byBucket: [Int: [CaseID: StateDigest]] = [:]
+                for (id, digest) in try log.caseDigests(inBuckets: differing) { byBucket[CaseBucket.of(id), default: [:]][id] = digest }
                 // Whole buckets per part, each part under the byte cap.
                 var parts: [(buckets: [Int], have: [CaseID: StateDigest])] = [([], [:])]
                 var bytes = 0
                 for bucket in differing {
-                    let have = try log.caseDigests(inBuckets: [bucket])
+                    let have = byBucket[bucket] ?? [:]
                     let size = 2 + have.count * 72
                     if bytes + size > configuration.maxMessageBytes && !parts[parts.count - 1].buckets.isEmpty {
                         parts.append(([], [:]))

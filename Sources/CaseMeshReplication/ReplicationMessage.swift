@@ -21,14 +21,4 @@ public enum ReplicationMessage: Sendable, Equatable {
     /// Part `part` of `parts` of the cases that differ, as full encoded states.
     case catchUpCases(session: UInt64, part: Int, parts: Int, cases: [[UInt8]])
 
-    /// Approximate encoded size, for the per-message byte cap.
-    public var approximateSize: Int {
-        switch self {
-        case let .applied(positions): return 8 + positions.count * 24
-        case let .entries(entries): return 8 + entries.reduce(0) { $0 + $1.wireSize }
-        case let .catchUpOffer(_, positions, buckets): return 16 + positions.count * 24 + buckets.count * 32
-        case let .catchUpRequest(_, _, _, buckets, have): return 24 + buckets.count * 2 + have.count * 72
-        case let .catchUpCases(_, _, _, cases): return 24 + cases.reduce(0) { $0 + $1.count + 4 }
-        }
-    }
 }

@@ -127,10 +127,9 @@ extension NodeStore {
     /// The list columns of `rowids`, in that order (rows gone meanwhile are skipped).
     private func summaries(_ rowids: [Int64]) throws(StoreError) -> [CaseSummary] {
         guard !rowids.isEmpty else { return [] }
-        let placeholders = Array(repeating: "?", count: rowids.count).joined(separator: ",")
         let sql = """
             SELECT rowid, id, number, title, status, severity, owning_region, owner, sla_due_at, updated_at
-            FROM cases WHERE rowid IN (\(placeholders))
+            FROM cases WHERE rowid IN (\(Database.placeholders(rowids.count)))
             """
         let rows = try read { db in
             var byRow: [Int64: CaseSummary] = [:]
@@ -176,14 +175,7 @@ extension NodeStore {
     public func deltas(of origin: ReplicaID, after: UInt64, limit: Int) throws(StoreError) -> DeltaRange {
         // Counters are stored as SQLite integers; nothing lies beyond Int64.max.
         guard after < UInt64(Int64.max) else { return .deltas([]) }
-        // Read the retention bound in the same snapshot as the deltas, so a
-        // concurrent trim cannot leave a gap in what is returned.
-        let (retainedFrom, rows) = try read { db in
-            let retained = try Int64.fetchOne(db, sql: "SELECT retained_from FROM log_positions WHERE origin = ?", arguments: [origin.rawValue]) ?? 1
-            let rows = try Row.fetchAll(db, sql: "SELECT counter, delta FROM delta_log WHERE origin = ? AND counter > ? ORDER BY counter LIMIT ?",
-                                        arguments: [origin.rawValue, Int64(after), max(limit, 0)]).map { (UInt64($0[0] as Int64), $0[1] as Data) }
-            return (UInt64(retained), rows)
-        }
+        let (retainedFrom, rows) = try readLog(of: origin, after: after, limit: limit)
         if after + 1 < retainedFrom { return .needsCatchUp(origin: origin, after: after, retainedFrom: retainedFrom) }
         var result: [(position: LogPosition, delta: CaseState)] = []
         for (counter, bytes) in rows {
@@ -194,6 +186,19 @@ extension NodeStore {
             }
         }
         return .deltas(result)
+    }
+
+    /// Where `origin`'s retained log starts, and up to `limit` of its raw
+    /// entries after `after`, oldest first. Both come from one snapshot, so
+    /// a concurrent trim cannot leave a gap in what is returned.
+    func readLog(of origin: ReplicaID, after: UInt64, limit: Int) throws(StoreError) -> (retainedFrom: UInt64, rows: [(counter: UInt64, delta: Data)]) {
+        try read { db in
+            let retained = try Int64.fetchOne(db.cachedStatement(sql: "SELECT retained_from FROM log_positions WHERE origin = ?"),
+                                              arguments: [origin.rawValue]) ?? 1
+            let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT counter, delta FROM delta_log WHERE origin = ? AND counter > ? ORDER BY counter LIMIT ?"),
+                                        arguments: [origin.rawValue, Int64(after), max(limit, 0)]).map { (UInt64($0[0] as Int64), $0[1] as Data) }
+            return (UInt64(retained), rows)
+        }
     }
 
     /// Records what `peer` has acknowledged of `origin`'s deltas.

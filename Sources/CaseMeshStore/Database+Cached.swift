@@ -21,6 +21,11 @@ extension Database {
         return (row[0], state, StateDigest(bytes: [UInt8](digest)))
     }
 
+    /// `?, ?, …` for an `IN (…)` list of `count` values.
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ",")
+    }
+
     func fetchInt64(_ sql: String, _ arguments: StatementArguments = []) throws -> Int64? {
         try Int64.fetchOne(cachedStatement(sql: sql), arguments: arguments)
     }

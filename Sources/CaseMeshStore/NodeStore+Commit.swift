@@ -219,6 +219,7 @@ extension NodeStore {
     private func writeCase(id: CaseID, previous: BatchCase?, new: CaseState,
                            db: Database, state: inout WriterState, cache: inout [CaseID: BatchCase]) throws {
         let digest = new.digest
+        let bucket = CaseBucket.of(id)
         let now = Int64(clamping: wallClock.nowMillis())
         var row = CaseRow(rowid: previous?.row, state: new, digest: digest, now: now)
         if previous == nil {
@@ -227,7 +228,7 @@ extension NodeStore {
             try db.run("""
                 INSERT INTO cases(id, number, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at, created_at, bucket)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, columns + [CaseBucket.of(id)])
+                """, columns + [bucket])
             row.rowid = db.lastInsertedRowID
             state.caseCount += 1
         } else {
@@ -245,7 +246,6 @@ extension NodeStore {
             try db.run("INSERT INTO case_search(rowid, title, problem, notes) VALUES (?, ?, ?, ?)",
                        [row.rowid, text.title, text.problem, text.notes])
         }
-        let bucket = CaseBucket.of(id)
         if let previous {
             state.digest.toggle(previous.digest)
             state.bucketDigests[bucket].toggle(previous.digest)

@@ -13,27 +13,17 @@ extension NodeStore: ReplicaLog {
         guard after < UInt64(Int64.max) else { return .entries([]) }
         let head = applied[origin] ?? 0
         guard after < head else { return .entries([]) }
-        // The retention bound and the entries come from one snapshot, so a
-        // concurrent trim cannot leave a gap in what is returned.
-        return try read { db in
-            let retained = try Int64.fetchOne(db, sql: "SELECT retained_from FROM log_positions WHERE origin = ?", arguments: [origin.rawValue]) ?? 1
-            if after + 1 < UInt64(retained) { return LogRead.trimmed(retainedFrom: UInt64(retained)) }
-            var result: [LogEntry] = []
-            var bytes = 0
-            let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT counter, delta FROM delta_log WHERE origin = ? AND counter > ? ORDER BY counter LIMIT 512"),
-                                           arguments: [origin.rawValue, Int64(after)])
-            var expected = after + 1
-            while let row = try rows.next() {
-                let counter = UInt64(row[0] as Int64)
-                guard counter == expected else { break }
-                let delta: Data = row[1]
-                if !result.isEmpty && bytes + delta.count > maxBytes { break }
-                result.append(LogEntry(origin: origin, counter: counter, delta: [UInt8](delta)))
-                bytes += delta.count
-                expected += 1
-            }
-            return LogRead.entries(result)
+        let (retainedFrom, rows) = try readLog(of: origin, after: after, limit: 512)
+        if after + 1 < retainedFrom { return .trimmed(retainedFrom: retainedFrom) }
+        var result: [LogEntry] = []
+        var bytes = 0
+        for (counter, delta) in rows {
+            guard counter == after + UInt64(result.count) + 1 else { break }
+            if !result.isEmpty && bytes + delta.count > maxBytes { break }
+            result.append(LogEntry(origin: origin, counter: counter, delta: [UInt8](delta)))
+            bytes += delta.count
         }
+        return .entries(result)
     }
 
     public func bucketDigests() throws -> [StateDigest] {
@@ -42,10 +32,10 @@ extension NodeStore: ReplicaLog {
 
     public func caseDigests(inBuckets buckets: [Int]) throws -> [CaseID: StateDigest] {
         guard !buckets.isEmpty else { return [:] }
-        let placeholders = Array(repeating: "?", count: buckets.count).joined(separator: ",")
         return try read { db in
             var result: [CaseID: StateDigest] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, digest FROM cases WHERE bucket IN (\(placeholders))", arguments: StatementArguments(buckets)) {
+            for row in try Row.fetchAll(db, sql: "SELECT id, digest FROM cases WHERE bucket IN (\(Database.placeholders(buckets.count)))",
+                                        arguments: StatementArguments(buckets)) {
                 let digest: Data = row[1]
                 result[try CaseID(row[0] as String)] = StateDigest(bytes: [UInt8](digest))
             }
@@ -55,9 +45,9 @@ extension NodeStore: ReplicaLog {
 
     public func encodedCases(_ ids: [CaseID]) throws -> [[UInt8]] {
         guard !ids.isEmpty else { return [] }
-        let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
         return try read { db in
-            try Data.fetchAll(db, sql: "SELECT state FROM cases WHERE id IN (\(placeholders)) ORDER BY id", arguments: StatementArguments(ids.map(\.rawValue)))
+            try Data.fetchAll(db, sql: "SELECT state FROM cases WHERE id IN (\(Database.placeholders(ids.count))) ORDER BY id",
+                              arguments: StatementArguments(ids.map(\.rawValue)))
                 .map { [UInt8]($0) }
         }
     }

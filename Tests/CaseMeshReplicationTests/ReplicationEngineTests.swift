@@ -73,6 +73,20 @@ private struct MiniCluster {
         settle()
     }
 
+    /// Takes `node` away while node 0 creates `count` cases, brings it back
+    /// (recording only what is sent from then on) and lets things settle.
+    mutating func rejoin(_ node: Int, whileNodeZeroCreates count: Int, named prefix: String) {
+        down = [node]
+        feed(0, .disconnected(id(node)))
+        for i in 0..<count { create(at: 0, "\(prefix)-\(i)") }
+        down = []
+        sent = []
+        feed(0, .connected(id(node)))
+        feed(node, .connected(id(0)))
+        settle()
+        for _ in 0..<3 { tick() }
+    }
+
     mutating func create(at node: Int, _ name: String) {
         _ = try! stores[node].create(try! CaseID(name), title: name, actor: "ana")
         feed(node, .committed)
@@ -106,15 +120,7 @@ private struct MiniCluster {
         cluster.tick()
         #expect(cluster.stores[1].cases.count == 5)
         // n1 goes away; n0 writes more than the log keeps.
-        cluster.down = [1]
-        cluster.feed(0, .disconnected(cluster.id(1)))
-        for i in 0..<8 { cluster.create(at: 0, "later-\(i)") }
-        cluster.down = []
-        cluster.sent = []
-        cluster.feed(0, .connected(cluster.id(1)))
-        cluster.feed(1, .connected(cluster.id(0)))
-        cluster.settle()
-        for _ in 0..<3 { cluster.tick() }
+        cluster.rejoin(1, whileNodeZeroCreates: 8, named: "later")
         #expect(cluster.stores[1].digest == cluster.stores[0].digest)
         #expect(cluster.stores[1].applied == cluster.stores[0].applied)
         let shipped = cluster.sent.flatMap { item -> [[UInt8]] in
@@ -132,15 +138,7 @@ private struct MiniCluster {
         for i in 0..<300 { cluster.create(at: 0, "shared-\(i)") }
         cluster.tick()
         #expect(cluster.stores[1].cases.count == 300)
-        cluster.down = [1]
-        cluster.feed(0, .disconnected(cluster.id(1)))
-        for i in 0..<40 { cluster.create(at: 0, "case-\(i)") }
-        cluster.down = []
-        cluster.sent = []
-        cluster.feed(0, .connected(cluster.id(1)))
-        cluster.feed(1, .connected(cluster.id(0)))
-        cluster.settle()
-        for _ in 0..<3 { cluster.tick() }
+        cluster.rejoin(1, whileNodeZeroCreates: 40, named: "case")
         #expect(cluster.stores[1].digest == cluster.stores[0].digest)
         let requestParts = cluster.sent.compactMap { item -> Int? in
             if case let .catchUpRequest(_, _, parts, _, _) = item.message { return parts } else { return nil }
