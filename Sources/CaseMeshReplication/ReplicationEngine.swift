@@ -16,6 +16,11 @@ public enum ReplicationEvent: Sendable, Equatable {
     /// The shell could not apply `origin`'s entry `counter` (it is kept
     /// unacknowledged and will arrive again).
     case applyFailed(origin: ReplicaID, counter: UInt64)
+    /// An `applyCases` of catch-up `session` from `peer` is durable.
+    case catchUpApplied(from: ReplicaID, session: UInt64)
+    /// An `applyCases` of catch-up `session` from `peer` could not be done
+    /// (nothing of it happened); the catch-up is abandoned and offered again.
+    case catchUpFailed(from: ReplicaID, session: UInt64)
 }
 
 /// What the engine wants done. The shell executes directives in order; an
@@ -25,11 +30,13 @@ public enum ReplicationDirective: Sendable, Equatable {
     /// Apply a received entry (entries of one origin arrive in order), then
     /// report `.committed` or `.applyFailed`.
     case apply(LogEntry)
-    /// Merge these full case states from a catch-up and raise the applied
-    /// positions to at least `fastForward`, in one transaction, then report
-    /// `.committed`. If it cannot be done (e.g. a clock too far ahead), do
-    /// none of it: the sender starts the catch-up again after its timeout.
-    case applyCases([[UInt8]], fastForward: LogPositions)
+    /// Merge these full case states from part of catch-up `session` with
+    /// `peer` and raise the applied positions to at least `fastForward`
+    /// (empty for every part but the last directive, which carries no
+    /// cases), all or nothing, then report `.catchUpApplied` or
+    /// `.catchUpFailed` (e.g. a clock too far ahead; the sender offers the
+    /// catch-up again after its timeout).
+    case applyCases([[UInt8]], fastForward: LogPositions, from: ReplicaID, session: UInt64)
     /// Remember what `peer` has acknowledged (shown to operators, survives restarts).
     case recordAcknowledgement(peer: ReplicaID, positions: LogPositions)
     /// `peer` has been silent for the peer timeout: close its connection so
@@ -95,13 +102,20 @@ public struct ReplicationEngine: Sendable {
         var requests: [Int: (buckets: [Int], have: [CaseID: StateDigest])] = [:]
     }
 
+    /// A catch-up being received. Each part is merged as it arrives (so the
+    /// sender's reading overlaps our merging); the positions move only once
+    /// every part is durable, so a lost or refused part can never leave
+    /// positions raised over missing cases.
     struct IncomingCatchUp: Sendable {
         var session: UInt64
         var positions: LogPositions
-        /// Parts received so far; applied together once all are here, so a
-        /// lost part can never leave positions raised over missing cases.
-        var parts: [Int: [[UInt8]]]
         var started: UInt64
+        /// How many parts the sender cut the cases into (known from the first part).
+        var partCount: Int?
+        var received: Set<Int> = []
+        var applied = 0
+        /// The positions-only directive is out.
+        var fastForwarding = false
     }
 
     /// `acknowledged` is what each peer had acknowledged before a restart;
@@ -157,13 +171,23 @@ public struct ReplicationEngine: Sendable {
             guard peers[peer] != nil else { return [] }
             onReceive(message, from: peer, log: log, out: &out)
         case .committed:
-            let applied = log.applied
-            for (origin, counter) in pending where counter <= (applied[origin] ?? 0) {
-                pending[origin] = nil
-                pendingSince[origin] = nil
+            onCommitted(log: log, out: &out)
+        case let .catchUpApplied(peer, session):
+            if var state = incoming[peer], state.session == session {
+                if state.fastForwarding {
+                    incoming[peer] = nil
+                } else {
+                    state.applied += 1
+                    if state.applied == state.partCount {
+                        state.fastForwarding = true
+                        out.append(.applyCases([], fastForward: state.positions, from: peer, session: session))
+                    }
+                    incoming[peer] = state
+                }
             }
-            for peer in peers.keys.sorted() { acknowledgeIfBehind(peer, applied: applied, out: &out) }
-            shipAll(log: log, out: &out)
+            onCommitted(log: log, out: &out)
+        case let .catchUpFailed(peer, session):
+            if incoming[peer]?.session == session { incoming[peer] = nil }
         case let .applyFailed(origin, counter):
             // Forget this and later pending entries; they will be received again.
             if let current = pending[origin], current >= counter {
@@ -177,6 +201,16 @@ public struct ReplicationEngine: Sendable {
             }
         }
         return out
+    }
+
+    private mutating func onCommitted(log: some ReplicaLog, out: inout [ReplicationDirective]) {
+        let applied = log.applied
+        for (origin, counter) in pending where counter <= (applied[origin] ?? 0) {
+            pending[origin] = nil
+            pendingSince[origin] = nil
+        }
+        for peer in peers.keys.sorted() { acknowledgeIfBehind(peer, applied: applied, out: &out) }
+        shipAll(log: log, out: &out)
     }
 
     // MARK: - Receiving
@@ -234,7 +268,7 @@ public struct ReplicationEngine: Sendable {
                     parts[parts.count - 1].have.merge(have) { $1 }
                     bytes += size
                 }
-                incoming[peer] = IncomingCatchUp(session: session, positions: positions, parts: [:], started: now)
+                incoming[peer] = IncomingCatchUp(session: session, positions: positions, started: now)
                 for (index, part) in parts.enumerated() {
                     send(.catchUpRequest(session: session, part: index, parts: parts.count, buckets: part.buckets, have: part.have), to: peer, out: &out)
                 }
@@ -284,14 +318,11 @@ public struct ReplicationEngine: Sendable {
 
         case let .catchUpCases(session, part, parts, cases):
             guard var state = incoming[peer], state.session == session, parts > 0, (0..<parts).contains(part),
-                  state.parts[part] == nil else { return }
-            state.parts[part] = cases
-            guard state.parts.count == parts else {
-                incoming[peer] = state
-                return
-            }
-            incoming[peer] = nil
-            out.append(.applyCases((0..<parts).flatMap { state.parts[$0]! }, fastForward: state.positions))
+                  state.partCount ?? parts == parts, !state.received.contains(part) else { return }
+            state.partCount = parts
+            state.received.insert(part)
+            incoming[peer] = state
+            out.append(.applyCases(cases, fastForward: [:], from: peer, session: session))
         }
     }
 

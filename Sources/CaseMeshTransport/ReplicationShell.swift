@@ -122,10 +122,9 @@ public actor ReplicationShell {
             }
         case let .apply(entry):
             await apply([entry])
-        case let .applyCases(states, positions):
-            // Merging states is always safe, so a large catch-up is merged in
-            // transactions of a bounded size; only the last one raises the
-            // positions, once every state before it is durable.
+        case let .applyCases(states, positions, peer, session):
+            // Merging states is always safe, so a large part is merged in
+            // transactions of a bounded size.
             do {
                 var start = 0
                 while start < states.count - Self.catchUpChunk {
@@ -133,10 +132,12 @@ public actor ReplicationShell {
                     start += Self.catchUpChunk
                 }
                 try await store.applyCatchUp(Array(states[start...]), positions: positions)
-                logger.info("caught up from a peer", metadata: ["cases": "\(states.count)"])
-                await handle(.committed)
+                if !positions.isEmpty { logger.info("caught up from a peer", metadata: ["peer": "\(peer)"]) }
+                await handle(.catchUpApplied(from: peer, session: session))
             } catch {
-                logger.warning("could not apply a catch-up; it will be offered again", metadata: ["cases": "\(states.count)", "reason": "\(error)"])
+                logger.warning("could not apply a catch-up; it will be offered again",
+                               metadata: ["peer": "\(peer)", "cases": "\(states.count)", "reason": "\(error)"])
+                await handle(.catchUpFailed(from: peer, session: session))
             }
         case let .recordAcknowledgement(peer, positions):
             do {

@@ -12,6 +12,8 @@ private struct MiniCluster {
     var clocks: [SimClock]
     var blocked: Set<[Int]> = []
     var down: Set<Int> = []
+    /// Messages for which this is true are lost on the way.
+    var lose: (ReplicationMessage) -> Bool = { _ in false }
     var now: UInt64 = 0
     var sent: [(from: Int, to: Int, message: ReplicationMessage)] = []
     var directives: [[ReplicationDirective]]
@@ -43,13 +45,19 @@ private struct MiniCluster {
             switch directive {
             case let .send(peer, message):
                 sent.append((node, index(peer), message))
-                if !blocked.contains([node, index(peer)]) && !down.contains(index(peer)) { inbox.append((node, index(peer), message)) }
+                if !blocked.contains([node, index(peer)]) && !down.contains(index(peer)) && !lose(message) {
+                    inbox.append((node, index(peer), message))
+                }
             case let .apply(entry):
                 if case .success = stores[node].apply(entry) { feed(node, .committed) } else {
                     feed(node, .applyFailed(origin: entry.origin, counter: entry.counter))
                 }
-            case let .applyCases(states, fastForward):
-                if case .success = stores[node].applyCases(states, fastForward: fastForward) { feed(node, .committed) }
+            case let .applyCases(states, fastForward, peer, session):
+                if case .success = stores[node].applyCases(states, fastForward: fastForward) {
+                    feed(node, .catchUpApplied(from: peer, session: session))
+                } else {
+                    feed(node, .catchUpFailed(from: peer, session: session))
+                }
             case .recordAcknowledgement, .suspect, .readFailed:
                 break
             }
@@ -148,6 +156,65 @@ private struct MiniCluster {
             if case let .catchUpCases(_, _, parts, _) = item.message { return parts } else { return nil }
         }
         #expect((caseParts.max() ?? 0) > 1)
+    }
+
+    /// Parts of a catch-up are merged as they arrive, but the positions
+    /// move only once every part is durable: with a part lost, the node
+    /// keeps its old positions (so the missing cases are not skipped), and
+    /// the offer made again after the catch-up timeout completes it.
+    @Test func lostCatchUpPartNeverRaisesPositions() {
+        var cluster = MiniCluster(nodes: 2, retention: 3, configuration: ReplicationConfiguration(catchUpTimeout: 2_000, maxMessageBytes: 400))
+        cluster.connectAll()
+        for i in 0..<20 { cluster.create(at: 0, "shared-\(i)") }
+        cluster.tick()
+        let before = cluster.stores[1].applied
+        cluster.lose = { message in
+            if case let .catchUpCases(_, part, _, _) = message { return part == 1 } else { return false }
+        }
+        cluster.rejoin(1, whileNodeZeroCreates: 40, named: "case")
+        let parts = cluster.sent.compactMap { item -> Int? in
+            if case let .catchUpCases(_, _, parts, _) = item.message { return parts } else { return nil }
+        }
+        try! #require((parts.max() ?? 0) > 2, "the catch-up should have come in several parts: \(parts)")
+        #expect(cluster.stores[1].applied == before, "positions moved over a lost part: \(cluster.stores[1].applied)")
+        #expect(cluster.stores[1].cases.count > 20, "the parts that arrived should have been merged")
+        #expect(cluster.stores[1].digest != cluster.stores[0].digest)
+        cluster.lose = { _ in false }
+        for _ in 0..<30 { cluster.tick(by: 200) }
+        #expect(cluster.stores[1].digest == cluster.stores[0].digest)
+        #expect(cluster.stores[1].applied == cluster.stores[0].applied)
+    }
+
+    /// A part the store refuses (here: a clock too far ahead) abandons the
+    /// catch-up: later parts are not fast-forwarded over it.
+    @Test func refusedCatchUpPartAbandonsTheCatchUp() {
+        let store = SimStore(node: ReplicaID("n1"), region: try! Region("EMEA"), retention: 100, wallClock: SimClock(), maxOffset: 500)
+        var engine = ReplicationEngine(node: ReplicaID("n1"), peers: [ReplicaID("n0"), ReplicaID("n1")], now: 0)
+        let peer = ReplicaID("n0")
+        _ = engine.handle(.connected(peer), log: store)
+        let positions: LogPositions = [peer: 50]
+        let offer = engine.handle(.received(from: peer, .catchUpOffer(session: 7, positions: positions,
+                                                                      buckets: Array(repeating: StateDigest(bytes: [UInt8](repeating: 1, count: 32)), count: CaseBucket.count))),
+                                  log: store)
+        #expect(offer.contains { if case .send(_, .catchUpRequest) = $0 { return true } else { return false } })
+        let first = engine.handle(.received(from: peer, .catchUpCases(session: 7, part: 0, parts: 2, cases: [])), log: store)
+        #expect(first == [.applyCases([], fastForward: [:], from: peer, session: 7)])
+        _ = engine.handle(.catchUpFailed(from: peer, session: 7), log: store)
+        let second = engine.handle(.received(from: peer, .catchUpCases(session: 7, part: 1, parts: 2, cases: [])), log: store)
+        #expect(!second.contains { if case .applyCases = $0 { return true } else { return false } }, "\(second)")
+        _ = engine.handle(.catchUpApplied(from: peer, session: 7), log: store)
+        #expect(store.applied[peer] == nil)
+        // Once both parts are durable, the last directive raises the positions.
+        _ = engine.handle(.received(from: peer, .catchUpOffer(session: 8, positions: positions,
+                                                              buckets: Array(repeating: StateDigest(bytes: [UInt8](repeating: 1, count: 32)), count: CaseBucket.count))),
+                          log: store)
+        for part in [1, 0] {
+            let out = engine.handle(.received(from: peer, .catchUpCases(session: 8, part: part, parts: 2, cases: [])), log: store)
+            #expect(out == [.applyCases([], fastForward: [:], from: peer, session: 8)])
+            let done = engine.handle(.catchUpApplied(from: peer, session: 8), log: store)
+            let fastForward = done.contains(.applyCases([], fastForward: positions, from: peer, session: 8))
+            #expect(fastForward == (part == 0), "part \(part): \(done)")
+        }
     }
 
     /// A peer that acknowledges nothing gets at most the in-flight window,

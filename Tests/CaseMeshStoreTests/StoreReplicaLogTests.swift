@@ -45,10 +45,10 @@ private actor StorePump {
                     trace.append("\(now) \(node) apply \(entry.origin):\(entry.counter) failed: \(error)")
                     try await feed(node, .applyFailed(origin: entry.origin, counter: entry.counter))
                 }
-            case let .applyCases(states, positions):
+            case let .applyCases(states, positions, peer, session):
                 catchUpCases[node, default: 0] += states.count
                 _ = try await store.applyCatchUp(states: try states.map { try CaseState(decoding: $0) }, positions: positions)
-                try await feed(node, .committed)
+                try await feed(node, .catchUpApplied(from: peer, session: session))
             case .recordAcknowledgement, .suspect, .readFailed:
                 break
             }

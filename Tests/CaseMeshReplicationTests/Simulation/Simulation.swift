@@ -212,13 +212,14 @@ struct Simulation {
                 log("n\(index) could not apply \(entry.origin):\(entry.counter): \(error)")
                 feed(index, .applyFailed(origin: entry.origin, counter: entry.counter))
             }
-        case let .applyCases(states, fastForward):
+        case let .applyCases(states, fastForward, peer, session):
             switch nodes[index].store.applyCases(states, fastForward: fastForward) {
             case .success:
-                log("n\(index) applies \(states.count) caught-up cases")
-                feed(index, .committed)
+                log("n\(index) applies \(states.count) caught-up cases\(fastForward.isEmpty ? "" : " and fast-forwards")")
+                feed(index, .catchUpApplied(from: peer, session: session))
             case let .failure(error):
                 log("n\(index) refuses a catch-up of \(states.count) cases: \(error)")
+                feed(index, .catchUpFailed(from: peer, session: session))
             }
         default:
             break
