@@ -10,6 +10,9 @@ public enum ReplicationEvent: Sendable, Equatable {
     /// The connection to `peer` is gone.
     case disconnected(ReplicaID)
     case received(from: ReplicaID, ReplicationMessage)
+    /// A message from `peer` arrived and waits behind others to be handled:
+    /// the peer is alive even while we are busy (e.g. merging a catch-up).
+    case heard(ReplicaID)
     /// Entries became durable in the node's log: local writes, applied
     /// remote entries, conflict follow-ups or a catch-up.
     case committed
@@ -91,15 +94,28 @@ public struct ReplicationEngine: Sendable {
         }
     }
 
+    /// A catch-up being given to a peer. The differing cases are listed
+    /// once the peer's whole request is here, then read and sent part by
+    /// part as the peer reports them merged, at most `catchUpWindow` ahead.
     struct OutgoingCatchUp: Sendable {
         var session: UInt64
         var positions: LogPositions
-        var started: UInt64
-        /// The peer answered the offer (an unanswered offer is made again
-        /// after the retransmit timeout; an answered one gets the catch-up timeout).
+        /// When it started or last moved on (an unanswered offer is made
+        /// again after the retransmit timeout; an answered one that stalls,
+        /// after the catch-up timeout).
+        var lastProgress: UInt64
         var answered = false
         /// The parts of the peer's request received so far.
         var requests: [Int: (buckets: [Int], have: [CaseID: StateDigest])] = [:]
+        /// The cases to ship, in order; the first `queued` of them have been read.
+        var queue: [CaseID]?
+        var queued = 0
+        /// States read but not yet sent (a read can run past a part's byte
+        /// cap), the next one last.
+        var carried: [[UInt8]] = []
+        var partsSent = 0
+        var partsMerged = 0
+        var finished = false
     }
 
     /// A catch-up being received. Each part is merged as it arrives (so the
@@ -109,11 +125,11 @@ public struct ReplicationEngine: Sendable {
     struct IncomingCatchUp: Sendable {
         var session: UInt64
         var positions: LogPositions
-        var started: UInt64
-        /// How many parts the sender cut the cases into (known from the first part).
+        var lastProgress: UInt64
+        /// How many parts there are (known once the last one arrives).
         var partCount: Int?
         var received: Set<Int> = []
-        var applied = 0
+        var merged = 0
         /// The positions-only directive is out.
         var fastForwarding = false
     }
@@ -170,6 +186,9 @@ public struct ReplicationEngine: Sendable {
         case let .received(peer, message):
             guard peers[peer] != nil else { return [] }
             onReceive(message, from: peer, log: log, out: &out)
+        case let .heard(peer):
+            guard peers[peer] != nil else { return [] }
+            markHeard(peer)
         case .committed:
             onCommitted(log: log, out: &out)
         case let .catchUpApplied(peer, session):
@@ -177,12 +196,14 @@ public struct ReplicationEngine: Sendable {
                 if state.fastForwarding {
                     incoming[peer] = nil
                 } else {
-                    state.applied += 1
-                    if state.applied == state.partCount {
-                        state.fastForwarding = true
+                    state.merged += 1
+                    state.lastProgress = now
+                    incoming[peer] = state
+                    send(.catchUpAck(session: session, parts: state.merged), to: peer, out: &out)
+                    if state.merged == state.partCount {
+                        incoming[peer]!.fastForwarding = true
                         out.append(.applyCases([], fastForward: state.positions, from: peer, session: session))
                     }
-                    incoming[peer] = state
                 }
             }
             onCommitted(log: log, out: &out)
@@ -215,13 +236,17 @@ public struct ReplicationEngine: Sendable {
 
     // MARK: - Receiving
 
-    private mutating func onReceive(_ message: ReplicationMessage, from peer: ReplicaID, log: some ReplicaLog,
-                                    out: inout [ReplicationDirective]) {
+    private mutating func markHeard(_ peer: ReplicaID) {
         peers[peer]!.lastHeard = now
         if !peers[peer]!.alive {
             peers[peer]!.alive = true
             peers[peer]!.sent = peers[peer]!.acked
         }
+    }
+
+    private mutating func onReceive(_ message: ReplicationMessage, from peer: ReplicaID, log: some ReplicaLog,
+                                    out: inout [ReplicationDirective]) {
+        markHeard(peer)
         switch message {
         case let .applied(positions):
             onPositions(positions, from: peer)
@@ -268,7 +293,7 @@ public struct ReplicationEngine: Sendable {
                     parts[parts.count - 1].have.merge(have) { $1 }
                     bytes += size
                 }
-                incoming[peer] = IncomingCatchUp(session: session, positions: positions, started: now)
+                incoming[peer] = IncomingCatchUp(session: session, positions: positions, lastProgress: now)
                 for (index, part) in parts.enumerated() {
                     send(.catchUpRequest(session: session, part: index, parts: parts.count, buckets: part.buckets, have: part.have), to: peer, out: &out)
                 }
@@ -278,8 +303,9 @@ public struct ReplicationEngine: Sendable {
 
         case let .catchUpRequest(session, part, partCount, requestBuckets, requestHave):
             guard var outgoing = peers[peer]!.outgoing, outgoing.session == session, partCount > 0, (0..<partCount).contains(part),
-                  outgoing.requests[part] == nil else { return }
+                  outgoing.requests[part] == nil, outgoing.queue == nil else { return }
             outgoing.answered = true
+            outgoing.lastProgress = now
             outgoing.requests[part] = (requestBuckets, requestHave)
             peers[peer]!.outgoing = outgoing
             // Answered once every part of the request is here.
@@ -287,42 +313,66 @@ public struct ReplicationEngine: Sendable {
             let buckets = outgoing.requests.values.flatMap(\.buckets)
             var have: [CaseID: StateDigest] = [:]
             for request in outgoing.requests.values { have.merge(request.have) { $1 } }
-            let valid = buckets.filter { (0..<CaseBucket.count).contains($0) }
-            var parts: [[[UInt8]]] = [[]]
             do {
-                let mine = try log.caseDigests(inBuckets: valid)
-                let differing = mine.filter { have[$0.key] != $0.value }.map(\.key).sorted()
-                var bytes = 0
-                // Read in slices so one catch-up never holds every case at once.
-                var start = 0
-                while start < differing.count {
-                    let slice = Array(differing[start..<min(start + 256, differing.count)])
-                    start += slice.count
-                    for state in try log.encodedCases(slice) {
-                        if bytes + state.count > configuration.maxMessageBytes && !parts[parts.count - 1].isEmpty {
-                            parts.append([])
-                            bytes = 0
-                        }
-                        parts[parts.count - 1].append(state)
-                        bytes += state.count
-                    }
-                }
+                let mine = try log.caseDigests(inBuckets: buckets.filter { (0..<CaseBucket.count).contains($0) })
+                outgoing.queue = mine.filter { have[$0.key] != $0.value }.map(\.key).sorted()
+                outgoing.requests = [:]
             } catch {
-                // The offer stays open; the peer's request is repeated after the catch-up timeout.
+                // The offer is made again after the catch-up timeout.
                 out.append(.readFailed("answering a catch-up request from \(peer): \(error)"))
                 return
             }
-            for (index, cases) in parts.enumerated() {
-                send(.catchUpCases(session: session, part: index, parts: parts.count, cases: cases), to: peer, out: &out)
-            }
+            peers[peer]!.outgoing = outgoing
+            shipCatchUp(to: peer, log: log, out: &out)
 
-        case let .catchUpCases(session, part, parts, cases):
-            guard var state = incoming[peer], state.session == session, parts > 0, (0..<parts).contains(part),
-                  state.partCount ?? parts == parts, !state.received.contains(part) else { return }
-            state.partCount = parts
+        case let .catchUpAck(session, parts):
+            guard var outgoing = peers[peer]!.outgoing, outgoing.session == session, parts > outgoing.partsMerged else { return }
+            outgoing.partsMerged = min(parts, outgoing.partsSent)
+            outgoing.lastProgress = now
+            peers[peer]!.outgoing = outgoing
+            shipCatchUp(to: peer, log: log, out: &out)
+
+        case let .catchUpCases(session, part, last, cases):
+            guard var state = incoming[peer], state.session == session, !state.received.contains(part),
+                  part < (state.partCount ?? Int.max), !last || state.received.allSatisfy({ $0 < part }) else { return }
+            if last { state.partCount = part + 1 }
             state.received.insert(part)
+            state.lastProgress = now
             incoming[peer] = state
             out.append(.applyCases(cases, fastForward: [:], from: peer, session: session))
+        }
+    }
+
+    /// Sends the next parts of a catch-up, reading the cases as it goes,
+    /// while the peer has fewer than `catchUpWindow` parts left to merge.
+    private mutating func shipCatchUp(to peer: ReplicaID, log: some ReplicaLog, out: inout [ReplicationDirective]) {
+        guard var outgoing = peers[peer]?.outgoing, let queue = outgoing.queue else { return }
+        defer { peers[peer]!.outgoing = outgoing }
+        while !outgoing.finished && outgoing.partsSent - outgoing.partsMerged < configuration.catchUpWindow {
+            var cases: [[UInt8]] = []
+            var bytes = 0
+            while true {
+                if outgoing.carried.isEmpty {
+                    guard outgoing.queued < queue.count else { break }
+                    let slice = Array(queue[outgoing.queued..<min(outgoing.queued + 64, queue.count)])
+                    do {
+                        outgoing.carried = try log.encodedCases(slice).reversed()
+                    } catch {
+                        // The catch-up stalls and is offered again after its timeout.
+                        out.append(.readFailed("reading cases to catch up \(peer): \(error)"))
+                        return
+                    }
+                    outgoing.queued += slice.count
+                    continue
+                }
+                let next = outgoing.carried[outgoing.carried.count - 1]
+                if !cases.isEmpty && bytes + next.count > configuration.maxMessageBytes { break }
+                cases.append(outgoing.carried.removeLast())
+                bytes += next.count
+            }
+            outgoing.finished = outgoing.carried.isEmpty && outgoing.queued >= queue.count
+            send(.catchUpCases(session: outgoing.session, part: outgoing.partsSent, last: outgoing.finished, cases: cases), to: peer, out: &out)
+            outgoing.partsSent += 1
         }
     }
 
@@ -437,7 +487,7 @@ public struct ReplicationEngine: Sendable {
     private mutating func startCatchUp(log: some ReplicaLog) -> OutgoingCatchUp {
         nextSession += 1
         // Positions first: the digests read after them cover at least these entries.
-        return OutgoingCatchUp(session: nextSession, positions: log.applied, started: now)
+        return OutgoingCatchUp(session: nextSession, positions: log.applied, lastProgress: now)
     }
 
     // MARK: - Time
@@ -455,7 +505,7 @@ public struct ReplicationEngine: Sendable {
                 pendingSince[origin] = nil
             }
         }
-        for (peer, state) in incoming where now - state.started > configuration.catchUpTimeout {
+        for (peer, state) in incoming where now - state.lastProgress > configuration.catchUpTimeout {
             incoming[peer] = nil
         }
         for peer in peers.keys.sorted() {
@@ -471,7 +521,7 @@ public struct ReplicationEngine: Sendable {
             }
             if let outgoing = state.outgoing {
                 let limit = outgoing.answered ? configuration.catchUpTimeout : configuration.retransmitAfter
-                if now - outgoing.started > limit { state.outgoing = nil }
+                if now - outgoing.lastProgress > limit { state.outgoing = nil }
             }
             if state.inFlight > 0 && now - state.lastProgress > configuration.retransmitAfter {
                 state.sent = state.acked

@@ -18,7 +18,12 @@ public enum ReplicationMessage: Sendable, Equatable {
     /// whose digests differ, and the receiver's case digests in them (split
     /// by bucket so no message outgrows the byte cap).
     case catchUpRequest(session: UInt64, part: Int, parts: Int, buckets: [Int], have: [CaseID: StateDigest])
-    /// Part `part` of `parts` of the cases that differ, as full encoded states.
-    case catchUpCases(session: UInt64, part: Int, parts: Int, cases: [[UInt8]])
+    /// Part `part` (counting from 0) of the cases that differ, as full
+    /// encoded states; `last` on the final part. The parts are read as the
+    /// receiver merges them, so their number is known only at the end.
+    case catchUpCases(session: UInt64, part: Int, last: Bool, cases: [[UInt8]])
+    /// The receiver has merged `parts` parts of catch-up `session` (the
+    /// sender's window moves on).
+    case catchUpAck(session: UInt64, parts: Int)
 
 }

@@ -16,7 +16,7 @@ public enum WireMessage: Sendable, Equatable {
     public static let version: UInt8 = 1
 
     enum Kind: UInt8 {
-        case hello = 1, applied, entries, catchUpOffer, catchUpRequest, catchUpCases
+        case hello = 1, applied, entries, catchUpOffer, catchUpRequest, catchUpCases, catchUpAck
     }
 
     /// The frame payload: version, kind, then the fields as one document.
@@ -58,13 +58,17 @@ public enum WireMessage: Sendable, Equatable {
                     id.encode(to: &writer)
                     for byte in digest.bytes { writer.write(byte: byte) }
                 }
-            case let .catchUpCases(session, part, parts, cases):
+            case let .catchUpCases(session, part, last, cases):
                 writer.write(byte: Kind.catchUpCases.rawValue)
                 writer.write(varint: session)
                 writer.write(varint: UInt64(part))
-                writer.write(varint: UInt64(parts))
+                writer.write(byte: last ? 1 : 0)
                 writer.write(varint: UInt64(cases.count))
                 for state in cases { writer.write(bytes: state) }
+            case let .catchUpAck(session, parts):
+                writer.write(byte: Kind.catchUpAck.rawValue)
+                writer.write(varint: session)
+                writer.write(varint: UInt64(parts))
             }
         }
         return [Self.version] + writer.finish()
@@ -126,12 +130,17 @@ public enum WireMessage: Sendable, Equatable {
             self = .replication(.catchUpRequest(session: session, part: part, parts: parts, buckets: buckets, have: have))
         case .catchUpCases:
             let session = try reader.readVarint()
-            let (part, parts) = try Self.readPart(&reader)
+            let part = try Self.readPartCount(&reader)
+            let last = try reader.readByte()
+            guard last <= 1 else { throw .invalidValue("last-part flag \(last)") }
             let count = try reader.readCount(minimumItemSize: 1)
             var cases: [[UInt8]] = []
             cases.reserveCapacity(count)
             for _ in 0..<count { cases.append(Array(try reader.readBytes())) }
-            self = .replication(.catchUpCases(session: session, part: part, parts: parts, cases: cases))
+            self = .replication(.catchUpCases(session: session, part: part, last: last == 1, cases: cases))
+        case .catchUpAck:
+            let session = try reader.readVarint()
+            self = .replication(.catchUpAck(session: session, parts: try Self.readPartCount(&reader)))
         }
         guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
     }
@@ -142,6 +151,13 @@ public enum WireMessage: Sendable, Equatable {
         let parts = try reader.readVarint()
         guard parts > 0, part < parts, parts <= UInt64(Int32.max) else { throw .invalidValue("part \(part) of \(parts)") }
         return (Int(part), Int(parts))
+    }
+
+    /// A part number or a number of parts: below 2³¹.
+    private static func readPartCount(_ reader: inout ByteReader) throws(CodecError) -> Int {
+        let value = try reader.readVarint()
+        guard value <= UInt64(Int32.max) else { throw .invalidValue("part number \(value) out of range") }
+        return Int(value)
     }
 
     private static func write(_ positions: LogPositions, to writer: inout ByteWriter) {

@@ -63,9 +63,20 @@ public actor ReplicationShell {
         defer {
             Task { await self.detach(peer, id: id) }
         }
+        // Frames are read as they arrive and handled in order behind them:
+        // while a large catch-up part is being merged, the peer's heartbeats
+        // still count, so a busy node does not suspect a live peer.
+        let (inbox, queue) = AsyncStream<ReplicationMessage>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for try await message in messages { await self.handle(.received(from: peer, message)) }
+                defer { queue.finish() }
+                for try await message in messages {
+                    queue.yield(message)
+                    await self.handle(.heard(peer))
+                }
+            }
+            group.addTask {
+                for await message in inbox { await self.handle(.received(from: peer, message)) }
             }
             group.addTask {
                 for await _ in closeSignal {}

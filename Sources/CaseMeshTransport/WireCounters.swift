@@ -28,6 +28,7 @@ public final class WireCounters: Sendable {
             case .catchUpOffer: return "catchUpOffer"
             case .catchUpRequest: return "catchUpRequest"
             case .catchUpCases: return "catchUpCases"
+            case .catchUpAck: return "catchUpAck"
             }
         }
     }

@@ -71,7 +71,8 @@ struct ReplayWireInputs {
             .replication(.entries([LogEntry(origin: emea, counter: 1, delta: state.encodedBytes)])),
             .replication(.catchUpOffer(session: 7, positions: [emea: 12], buckets: Array(repeating: state.digest, count: CaseBucket.count))),
             .replication(.catchUpRequest(session: 7, part: 0, parts: 1, buckets: [3, 200], have: [state.id: state.digest])),
-            .replication(.catchUpCases(session: 7, part: 0, parts: 1, cases: [state.encodedBytes])),
+            .replication(.catchUpCases(session: 7, part: 0, last: true, cases: [state.encodedBytes])),
+            .replication(.catchUpAck(session: 7, parts: 1)),
         ]
         for (index, seed) in seeds.enumerated() {
             try Data(seed.encoded).write(to: URL(fileURLWithPath: "\(directory)/seed-\(index)"))

@@ -153,7 +153,7 @@ private struct MiniCluster {
         }
         #expect((requestParts.max() ?? 0) > 1, "the request should have been split: \(requestParts)")
         let caseParts = cluster.sent.compactMap { item -> Int? in
-            if case let .catchUpCases(_, _, parts, _) = item.message { return parts } else { return nil }
+            if case let .catchUpCases(_, part, _, _) = item.message { return part + 1 } else { return nil }
         }
         #expect((caseParts.max() ?? 0) > 1)
     }
@@ -173,11 +173,33 @@ private struct MiniCluster {
         }
         cluster.rejoin(1, whileNodeZeroCreates: 40, named: "case")
         let parts = cluster.sent.compactMap { item -> Int? in
-            if case let .catchUpCases(_, _, parts, _) = item.message { return parts } else { return nil }
+            if case let .catchUpCases(_, part, _, _) = item.message { return part + 1 } else { return nil }
         }
         try! #require((parts.max() ?? 0) > 2, "the catch-up should have come in several parts: \(parts)")
         #expect(cluster.stores[1].applied == before, "positions moved over a lost part: \(cluster.stores[1].applied)")
         #expect(cluster.stores[1].cases.count > 20, "the parts that arrived should have been merged")
+        #expect(cluster.stores[1].digest != cluster.stores[0].digest)
+        cluster.lose = { _ in false }
+        for _ in 0..<30 { cluster.tick(by: 200) }
+        #expect(cluster.stores[1].digest == cluster.stores[0].digest)
+        #expect(cluster.stores[1].applied == cluster.stores[0].applied)
+    }
+
+    /// The sender reads and sends catch-up parts only as the receiver merges
+    /// them: with the receiver's acknowledgements lost, no more than the
+    /// window goes out; the stalled catch-up starts over after its timeout.
+    @Test func catchUpPartsWaitForTheReceiverToMergeThem() {
+        var cluster = MiniCluster(nodes: 2, retention: 3,
+                                  configuration: ReplicationConfiguration(catchUpTimeout: 2_000, maxMessageBytes: 400, catchUpWindow: 3))
+        cluster.connectAll()
+        cluster.lose = { message in
+            if case .catchUpAck = message { return true } else { return false }
+        }
+        cluster.rejoin(1, whileNodeZeroCreates: 40, named: "case")
+        let parts = cluster.sent.filter { item in
+            if case .catchUpCases = item.message { return true } else { return false }
+        }
+        #expect(parts.count == 3, "\(parts.count) parts went out without acknowledgements, the window is 3")
         #expect(cluster.stores[1].digest != cluster.stores[0].digest)
         cluster.lose = { _ in false }
         for _ in 0..<30 { cluster.tick(by: 200) }
@@ -197,10 +219,10 @@ private struct MiniCluster {
                                                                       buckets: Array(repeating: StateDigest(bytes: [UInt8](repeating: 1, count: 32)), count: CaseBucket.count))),
                                   log: store)
         #expect(offer.contains { if case .send(_, .catchUpRequest) = $0 { return true } else { return false } })
-        let first = engine.handle(.received(from: peer, .catchUpCases(session: 7, part: 0, parts: 2, cases: [])), log: store)
+        let first = engine.handle(.received(from: peer, .catchUpCases(session: 7, part: 0, last: false, cases: [])), log: store)
         #expect(first == [.applyCases([], fastForward: [:], from: peer, session: 7)])
         _ = engine.handle(.catchUpFailed(from: peer, session: 7), log: store)
-        let second = engine.handle(.received(from: peer, .catchUpCases(session: 7, part: 1, parts: 2, cases: [])), log: store)
+        let second = engine.handle(.received(from: peer, .catchUpCases(session: 7, part: 1, last: true, cases: [])), log: store)
         #expect(!second.contains { if case .applyCases = $0 { return true } else { return false } }, "\(second)")
         _ = engine.handle(.catchUpApplied(from: peer, session: 7), log: store)
         #expect(store.applied[peer] == nil)
@@ -209,9 +231,10 @@ private struct MiniCluster {
                                                               buckets: Array(repeating: StateDigest(bytes: [UInt8](repeating: 1, count: 32)), count: CaseBucket.count))),
                           log: store)
         for part in [1, 0] {
-            let out = engine.handle(.received(from: peer, .catchUpCases(session: 8, part: part, parts: 2, cases: [])), log: store)
+            let out = engine.handle(.received(from: peer, .catchUpCases(session: 8, part: part, last: part == 1, cases: [])), log: store)
             #expect(out == [.applyCases([], fastForward: [:], from: peer, session: 8)])
             let done = engine.handle(.catchUpApplied(from: peer, session: 8), log: store)
+            #expect(done.contains(.send(to: peer, .catchUpAck(session: 8, parts: part == 1 ? 1 : 2))), "\(done)")
             let fastForward = done.contains(.applyCases([], fastForward: positions, from: peer, session: 8))
             #expect(fastForward == (part == 0), "part \(part): \(done)")
         }

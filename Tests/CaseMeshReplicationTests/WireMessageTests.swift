@@ -16,7 +16,7 @@ import Testing
         }
         func bytes() -> [UInt8] { (0..<Int.random(in: 0...40, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) } }
         func digest() -> StateDigest { StateDigest(bytes: (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }) }
-        switch Int.random(in: 0..<6, using: &random) {
+        switch Int.random(in: 0..<7, using: &random) {
         case 0: return .hello(node: replicas.randomElement(using: &random)!, cluster: "casemesh-\(Int.random(in: 0...9, using: &random))")
         case 1: return .replication(.applied(positions()))
         case 2:
@@ -33,10 +33,11 @@ import Testing
             return .replication(.catchUpRequest(session: UInt64.random(in: 0...1000, using: &random), part: Int.random(in: 0..<parts, using: &random), parts: parts,
                                                 buckets: (0..<Int.random(in: 0...8, using: &random)).map { _ in Int.random(in: 0..<CaseBucket.count, using: &random) },
                                                 have: have))
+        case 5:
+            return .replication(.catchUpCases(session: UInt64.random(in: 0...1000, using: &random), part: Int.random(in: 0...5, using: &random),
+                                              last: Bool.random(using: &random), cases: (0..<Int.random(in: 0...4, using: &random)).map { _ in bytes() }))
         default:
-            let parts = Int.random(in: 1...5, using: &random)
-            return .replication(.catchUpCases(session: UInt64.random(in: 0...1000, using: &random), part: Int.random(in: 0..<parts, using: &random),
-                                              parts: parts, cases: (0..<Int.random(in: 0...4, using: &random)).map { _ in bytes() }))
+            return .replication(.catchUpAck(session: UInt64.random(in: 0...UInt64.max, using: &random), parts: Int.random(in: 0...100_000, using: &random)))
         }
     }
 
@@ -83,9 +84,15 @@ import Testing
         // a bucket that does not exist
         let bucket = frame { $0.write(byte: 5); $0.write(varint: 1); $0.write(varint: 0); $0.write(varint: 1); $0.write(varint: 1); $0.write(varint: 256); $0.write(varint: 0) }
         #expect(throws: CodecError.invalidValue("bucket 256 does not exist")) { try WireMessage(decoding: bucket) }
-        // part beyond parts
-        let part = frame { $0.write(byte: 6); $0.write(varint: 1); $0.write(varint: 3); $0.write(varint: 3); $0.write(varint: 0) }
+        // a request part beyond its parts
+        let part = frame { $0.write(byte: 5); $0.write(varint: 1); $0.write(varint: 3); $0.write(varint: 3); $0.write(varint: 0); $0.write(varint: 0) }
         #expect(throws: CodecError.invalidValue("part 3 of 3")) { try WireMessage(decoding: part) }
+        // a last-part flag that is neither 0 nor 1
+        let flag = frame { $0.write(byte: 6); $0.write(varint: 1); $0.write(varint: 3); $0.write(byte: 2); $0.write(varint: 0) }
+        #expect(throws: CodecError.invalidValue("last-part flag 2")) { try WireMessage(decoding: flag) }
+        // a part number past 2³¹ − 1
+        let huge = frame { $0.write(byte: 7); $0.write(varint: 1); $0.write(varint: 1 << 31) }
+        #expect(throws: CodecError.invalidValue("part number 2147483648 out of range")) { try WireMessage(decoding: huge) }
         // an offer with too few bucket digests
         let offer = frame { $0.write(byte: 4); $0.write(varint: 1); $0.write(varint: 0); $0.write(varint: 1); for _ in 0..<32 { $0.write(byte: 0) } }
         #expect(throws: CodecError.invalidValue("1 bucket digests, expected 256")) { try WireMessage(decoding: offer) }
