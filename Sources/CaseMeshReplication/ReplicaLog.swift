@@ -18,8 +18,8 @@ public protocol ReplicaLog {
     /// The digest of each of the `CaseBucket.count` buckets of cases.
     func bucketDigests() throws -> [StateDigest]
 
-    /// The digest of every case in `buckets`.
-    func caseDigests(inBuckets buckets: [Int]) throws -> [CaseID: StateDigest]
+    /// Every case in `buckets`, with its fingerprint.
+    func caseFingerprints(inBuckets buckets: [Int]) throws -> [(id: CaseID, fingerprint: CaseFingerprint)]
 
     /// The full, encoded state of each of `ids` the node holds.
     func encodedCases(_ ids: [CaseID]) throws -> [[UInt8]]
@@ -40,6 +40,46 @@ public enum CaseBucket {
         }
         return Int(hash % UInt32(count))
     }
+}
+
+/// What a catch-up compares per case: a 64-bit hash of the case id and the
+/// first 8 bytes of its state digest. Sixteen bytes instead of the id and
+/// the whole digest keep the receiver's request small and its comparison
+/// free of string keys. Two different states share a fingerprint with a
+/// chance of 2⁻⁶⁴ per case; the full digests still decide convergence.
+public struct CaseFingerprint: Hashable, Comparable, Sendable {
+    public var id: UInt64
+    public var digest: UInt64
+
+    public init(id: UInt64, digest: UInt64) {
+        self.id = id
+        self.digest = digest
+    }
+
+    public init(id: CaseID, digestPrefix: UInt64) {
+        self.init(id: Self.hash(id), digest: digestPrefix)
+    }
+
+    public init(id: CaseID, digest: StateDigest) {
+        self.init(id: id, digestPrefix: Self.prefix(digest.bytes))
+    }
+
+    /// FNV-1a (64 bits) over the id's UTF-8 bytes: the same on every node.
+    public static func hash(_ id: CaseID) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in id.rawValue.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+
+    /// The first 8 bytes of a digest, big-endian.
+    public static func prefix(_ digest: some Collection<UInt8>) -> UInt64 {
+        digest.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { (lhs.id, lhs.digest) < (rhs.id, rhs.digest) }
 }
 
 /// A node's store as the replication shell drives it: the log to read, and

@@ -58,7 +58,7 @@ public enum ReplicationDirective: Sendable, Equatable {
 /// that reaches only one other still converges through it. Acknowledgements
 /// are the receiver's applied positions, reported only for durable entries.
 /// A peer that needs entries the log no longer holds is caught up by
-/// comparing bucket digests, then case digests in the buckets that differ,
+/// comparing bucket digests, then case fingerprints in the buckets that differ,
 /// and shipping only the cases that differ.
 public struct ReplicationEngine: Sendable {
     public let node: ReplicaID
@@ -100,13 +100,16 @@ public struct ReplicationEngine: Sendable {
     struct OutgoingCatchUp: Sendable {
         var session: UInt64
         var positions: LogPositions
-        /// When it started or last moved on (an unanswered offer is made
-        /// again after the retransmit timeout; an answered one that stalls,
-        /// after the catch-up timeout).
+        var started: UInt64
+        /// When the offer was last made, or the catch-up last moved on. An
+        /// unanswered offer is made again, with the same session, after the
+        /// retransmit timeout: answering takes a while on a large store, and
+        /// a new session would replace the one being answered. An offer
+        /// unanswered, or a catch-up stalled, for the catch-up timeout is dropped.
         var lastProgress: UInt64
         var answered = false
         /// The parts of the peer's request received so far.
-        var requests: [Int: (buckets: [Int], have: [CaseID: StateDigest])] = [:]
+        var requests: [Int: (buckets: [Int], have: [CaseFingerprint])] = [:]
         /// The cases to ship, in order; the first `queued` of them have been read.
         var queue: [CaseID]?
         var queued = 0
@@ -126,6 +129,10 @@ public struct ReplicationEngine: Sendable {
         var session: UInt64
         var positions: LogPositions
         var lastProgress: UInt64
+        /// Our request, kept to send again if the same offer comes again
+        /// before any case has arrived (the request was lost).
+        var request: [ReplicationMessage]
+        var requestSent: UInt64
         /// How many parts there are (known once the last one arrives).
         var partCount: Int?
         var received: Set<Int> = []
@@ -274,29 +281,38 @@ public struct ReplicationEngine: Sendable {
                 send(.applied(applied), to: peer, out: &out)
                 return
             }
+            if let current = incoming[peer], current.session == session {
+                // The same offer again: our request is on its way, or was lost.
+                if current.received.isEmpty && now - current.requestSent >= configuration.retransmitAfter {
+                    incoming[peer]!.requestSent = now
+                    for message in current.request { send(message, to: peer, out: &out) }
+                }
+                return
+            }
             do {
                 let mine = try log.bucketDigests()
                 let differing = (0..<CaseBucket.count).filter { mine[$0] != buckets[$0] }
-                var byBucket: [Int: [CaseID: StateDigest]] = [:]
-                for (id, digest) in try log.caseDigests(inBuckets: differing) { byBucket[CaseBucket.of(id), default: [:]][id] = digest }
+                var byBucket = Array(repeating: [CaseFingerprint](), count: CaseBucket.count)
+                for (id, fingerprint) in try log.caseFingerprints(inBuckets: differing) { byBucket[CaseBucket.of(id)].append(fingerprint) }
                 // Whole buckets per part, each part under the byte cap.
-                var parts: [(buckets: [Int], have: [CaseID: StateDigest])] = [([], [:])]
+                var parts: [(buckets: [Int], have: [CaseFingerprint])] = [([], [])]
                 var bytes = 0
                 for bucket in differing {
-                    let have = byBucket[bucket] ?? [:]
-                    let size = 2 + have.count * 72
+                    let size = 2 + byBucket[bucket].count * 16
                     if bytes + size > configuration.maxMessageBytes && !parts[parts.count - 1].buckets.isEmpty {
-                        parts.append(([], [:]))
+                        parts.append(([], []))
                         bytes = 0
                     }
                     parts[parts.count - 1].buckets.append(bucket)
-                    parts[parts.count - 1].have.merge(have) { $1 }
+                    parts[parts.count - 1].have += byBucket[bucket]
                     bytes += size
                 }
-                incoming[peer] = IncomingCatchUp(session: session, positions: positions, lastProgress: now)
-                for (index, part) in parts.enumerated() {
-                    send(.catchUpRequest(session: session, part: index, parts: parts.count, buckets: part.buckets, have: part.have), to: peer, out: &out)
+                for index in parts.indices { parts[index].have.sort() }
+                let request = parts.enumerated().map { index, part in
+                    ReplicationMessage.catchUpRequest(session: session, part: index, parts: parts.count, buckets: part.buckets, have: part.have)
                 }
+                incoming[peer] = IncomingCatchUp(session: session, positions: positions, lastProgress: now, request: request, requestSent: now)
+                for message in request { send(message, to: peer, out: &out) }
             } catch {
                 out.append(.readFailed("answering a catch-up offer from \(peer): \(error)"))
             }
@@ -311,11 +327,11 @@ public struct ReplicationEngine: Sendable {
             // Answered once every part of the request is here.
             guard outgoing.requests.count == partCount else { return }
             let buckets = outgoing.requests.values.flatMap(\.buckets)
-            var have: [CaseID: StateDigest] = [:]
-            for request in outgoing.requests.values { have.merge(request.have) { $1 } }
+            var have = Set<CaseFingerprint>(minimumCapacity: outgoing.requests.values.reduce(0) { $0 + $1.have.count })
+            for request in outgoing.requests.values { have.formUnion(request.have) }
             do {
-                let mine = try log.caseDigests(inBuckets: buckets.filter { (0..<CaseBucket.count).contains($0) })
-                outgoing.queue = mine.filter { have[$0.key] != $0.value }.map(\.key).sorted()
+                let mine = try log.caseFingerprints(inBuckets: buckets.filter { (0..<CaseBucket.count).contains($0) })
+                outgoing.queue = mine.filter { !have.contains($0.fingerprint) }.map(\.id).sorted()
                 outgoing.requests = [:]
             } catch {
                 // The offer is made again after the catch-up timeout.
@@ -487,7 +503,7 @@ public struct ReplicationEngine: Sendable {
     private mutating func startCatchUp(log: some ReplicaLog) -> OutgoingCatchUp {
         nextSession += 1
         // Positions first: the digests read after them cover at least these entries.
-        return OutgoingCatchUp(session: nextSession, positions: log.applied, lastProgress: now)
+        return OutgoingCatchUp(session: nextSession, positions: log.applied, started: now, lastProgress: now)
     }
 
     // MARK: - Time
@@ -519,9 +535,13 @@ public struct ReplicationEngine: Sendable {
                 out.append(.suspect(peer))
                 continue
             }
+            var offerAgain = false
             if let outgoing = state.outgoing {
-                let limit = outgoing.answered ? configuration.catchUpTimeout : configuration.retransmitAfter
-                if now - outgoing.lastProgress > limit { state.outgoing = nil }
+                if now - (outgoing.answered ? outgoing.lastProgress : outgoing.started) > configuration.catchUpTimeout {
+                    state.outgoing = nil
+                } else if !outgoing.answered && now - outgoing.lastProgress > configuration.retransmitAfter {
+                    offerAgain = true
+                }
             }
             if state.inFlight > 0 && now - state.lastProgress > configuration.retransmitAfter {
                 state.sent = state.acked
@@ -532,7 +552,16 @@ public struct ReplicationEngine: Sendable {
                 state.recorded = state.acked
             }
             peers[peer] = state
-            if now - state.lastSent >= configuration.heartbeatInterval { report(to: peer, log: log, out: &out) }
+            if offerAgain, let outgoing = state.outgoing {
+                do {
+                    let buckets = try log.bucketDigests()
+                    peers[peer]!.outgoing!.lastProgress = now
+                    send(.catchUpOffer(session: outgoing.session, positions: outgoing.positions, buckets: buckets), to: peer, out: &out)
+                } catch {
+                    out.append(.readFailed("reading bucket digests for \(peer): \(error)"))
+                }
+            }
+            if now - peers[peer]!.lastSent >= configuration.heartbeatInterval { report(to: peer, log: log, out: &out) }
             ship(to: peer, log: log, out: &out)
         }
     }

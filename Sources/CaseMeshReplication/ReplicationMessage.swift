@@ -15,9 +15,9 @@ public enum ReplicationMessage: Sendable, Equatable {
     /// and its bucket digests.
     case catchUpOffer(session: UInt64, positions: LogPositions, buckets: [StateDigest])
     /// Part `part` of `parts` of the answer to an offer: some of the buckets
-    /// whose digests differ, and the receiver's case digests in them (split
-    /// by bucket so no message outgrows the byte cap).
-    case catchUpRequest(session: UInt64, part: Int, parts: Int, buckets: [Int], have: [CaseID: StateDigest])
+    /// whose digests differ, and the fingerprints of the receiver's cases in
+    /// them, sorted (split by bucket so no message outgrows the byte cap).
+    case catchUpRequest(session: UInt64, part: Int, parts: Int, buckets: [Int], have: [CaseFingerprint])
     /// Part `part` (counting from 0) of the cases that differ, as full
     /// encoded states; `last` on the final part. The parts are read as the
     /// receiver merges them, so their number is known only at the end.

@@ -54,9 +54,9 @@ public enum WireMessage: Sendable, Equatable {
                 writer.write(varint: UInt64(buckets.count))
                 for bucket in buckets { writer.write(varint: UInt64(bucket)) }
                 writer.write(varint: UInt64(have.count))
-                for (id, digest) in have.sorted(by: { $0.key < $1.key }) {
-                    id.encode(to: &writer)
-                    for byte in digest.bytes { writer.write(byte: byte) }
+                for fingerprint in have {
+                    Self.write(fixed: fingerprint.id, to: &writer)
+                    Self.write(fixed: fingerprint.digest, to: &writer)
                 }
             case let .catchUpCases(session, part, last, cases):
                 writer.write(byte: Kind.catchUpCases.rawValue)
@@ -121,11 +121,13 @@ public enum WireMessage: Sendable, Equatable {
                 guard bucket < UInt64(CaseBucket.count) else { throw .invalidValue("bucket \(bucket) does not exist") }
                 buckets.append(Int(bucket))
             }
-            let haveCount = try reader.readCount(minimumItemSize: 33)
-            var have: [CaseID: StateDigest] = [:]
+            let haveCount = try reader.readCount(minimumItemSize: 16)
+            var have: [CaseFingerprint] = []
+            have.reserveCapacity(haveCount)
             for _ in 0..<haveCount {
-                let id = try CaseID(from: &reader)
-                guard have.updateValue(try Self.readDigest(&reader), forKey: id) == nil else { throw .invalidValue("case \(id) listed twice") }
+                let fingerprint = CaseFingerprint(id: try Self.readFixed(&reader), digest: try Self.readFixed(&reader))
+                guard have.last.map({ $0 < fingerprint }) ?? true else { throw .invalidValue("case fingerprints out of order or repeated") }
+                have.append(fingerprint)
             }
             self = .replication(.catchUpRequest(session: session, part: part, parts: parts, buckets: buckets, have: have))
         case .catchUpCases:
@@ -185,6 +187,17 @@ public enum WireMessage: Sendable, Equatable {
         let counter = try reader.readVarint()
         guard counter > 0, counter <= UInt64(Int64.max) else { throw .invalidValue("log counter \(counter) out of range") }
         return counter
+    }
+
+    /// 8 bytes, big-endian.
+    private static func write(fixed value: UInt64, to writer: inout ByteWriter) {
+        for shift in stride(from: 56, through: 0, by: -8) { writer.write(byte: UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+    }
+
+    private static func readFixed(_ reader: inout ByteReader) throws(CodecError) -> UInt64 {
+        var value: UInt64 = 0
+        for _ in 0..<8 { value = value << 8 | UInt64(try reader.readByte()) }
+        return value
     }
 
     private static func readDigest(_ reader: inout ByteReader) throws(CodecError) -> StateDigest {

@@ -70,13 +70,16 @@ extension NodeStore {
                     }
                 }
                 try self.finishBatch(db: db, state: &state, start: start)
-                return (results, state, cache.values.compactMap(\.columns), clock.now - workBegan)
+                return (results, state, cache.values.filter { $0.columns != nil }, clock.now - workBegan)
             }
             let total = clock.now - began
+            fingerprints.withLock { fingerprints in
+                for written in changed { fingerprints[CaseBucket.of(written.state.id)][written.state.id] = CaseFingerprint.prefix(written.digest.bytes) }
+            }
             writer.withLock { $0 = end }
             statistics.withLock { $0.record(jobs: jobs.count, work: work, total: total) }
             queryIndex.withLock { index in
-                for columns in changed { index.upsert(columns) }
+                for written in changed { index.upsert(written.columns!) }
             }
             return results
         } catch {

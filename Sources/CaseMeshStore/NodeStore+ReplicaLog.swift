@@ -30,17 +30,15 @@ extension NodeStore: ReplicaLog {
         writer.withLock { $0.bucketDigests }
     }
 
-    public func caseDigests(inBuckets buckets: [Int]) throws -> [CaseID: StateDigest] {
-        guard !buckets.isEmpty else { return [:] }
-        return try read { db in
-            var result: [CaseID: StateDigest] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, digest FROM cases WHERE bucket IN (\(Database.placeholders(buckets.count)))",
-                                        arguments: StatementArguments(buckets)) {
-                let digest: Data = row[1]
-                result[try CaseID(row[0] as String)] = StateDigest(bytes: [UInt8](digest))
-            }
-            return result
+    public func caseFingerprints(inBuckets buckets: [Int]) throws -> [(id: CaseID, fingerprint: CaseFingerprint)] {
+        let wanted = buckets.filter { (0..<CaseBucket.count).contains($0) }
+        let copies = fingerprints.withLock { all in wanted.map { all[$0] } }
+        var result: [(id: CaseID, fingerprint: CaseFingerprint)] = []
+        result.reserveCapacity(copies.reduce(0) { $0 + $1.count })
+        for bucket in copies {
+            for (id, prefix) in bucket { result.append((id, CaseFingerprint(id: id, digestPrefix: prefix))) }
         }
+        return result
     }
 
     public func encodedCases(_ ids: [CaseID]) throws -> [[UInt8]] {

@@ -22,6 +22,12 @@ public final class NodeStore: Sendable {
     let writer: Mutex<WriterState>
     /// What list queries filter and sort on; changed after each commit.
     let queryIndex: Mutex<QueryIndex>
+    /// Each case's digest prefix, by bucket, for catch-up: a large catch-up
+    /// lists every case, and reading them from the table means reading every
+    /// case's state. Changed after each commit, before the writer state
+    /// (and so the positions) is published: whoever reads positions and
+    /// then fingerprints sees fingerprints at least as new.
+    let fingerprints: Mutex<[[CaseID: UInt64]]>
     private let queue: CommitQueue
     let statistics = Mutex(CommitStatistics())
 
@@ -67,10 +73,11 @@ public final class NodeStore: Sendable {
             throw classifyOpen(error, path: path)
         }
         var state: WriterState
-        let index: QueryIndex
+        let derived: DerivedIndexes
         do {
             state = try pool.write { db in try loadWriterState(db, configuration: configuration, wallClock: wallClock) }
-            (index, state.bucketDigests) = try pool.read { db in try loadDerivedIndexes(db, path: path) }
+            derived = try pool.read { db in try loadDerivedIndexes(db, path: path) }
+            state.bucketDigests = derived.bucketDigests
         } catch {
             try? pool.close()
             throw classifyOpen(error, path: path)
@@ -79,37 +86,52 @@ public final class NodeStore: Sendable {
             "node": "\(configuration.replica)", "path": "\(path)", "cases": "\(state.caseCount)",
             "durability": "\(configuration.durability.rawValue)",
         ])
-        return NodeStore(configuration: configuration, pool: pool, lock: lock, logger: logger, wallClock: wallClock, state: state, index: index)
+        return NodeStore(configuration: configuration, pool: pool, lock: lock, logger: logger, wallClock: wallClock, state: state,
+                         derived: derived)
     }
 
-    /// What is kept in memory and derived from the `cases` table, in one
-    /// scan: the list columns for the query index and the bucket digests.
-    private static func loadDerivedIndexes(_ db: Database, path: String) throws -> (QueryIndex, [StateDigest]) {
-        let rows = try Row.fetchCursor(db, sql: "SELECT rowid, status, severity, owning_region, owner, sla_due_at, updated_at, bucket, digest FROM cases")
+    /// What is kept in memory and derived from the `cases` table.
+    private struct DerivedIndexes {
+        var query: QueryIndex
+        var bucketDigests: [StateDigest]
+        var fingerprints: [[CaseID: UInt64]]
+    }
+
+    /// Derives, in one scan: the list columns for the query index, the
+    /// bucket digests and the case fingerprints.
+    private static func loadDerivedIndexes(_ db: Database, path: String) throws -> DerivedIndexes {
+        let rows = try Row.fetchCursor(db, sql: "SELECT rowid, status, severity, owning_region, owner, sla_due_at, updated_at, bucket, digest, id FROM cases")
         var columns: [QueryIndex.Columns] = []
         var buckets = Array(repeating: StateDigest.zero, count: CaseBucket.count)
+        var fingerprints = Array(repeating: [CaseID: UInt64](), count: CaseBucket.count)
         while let row = try rows.next() {
             columns.append(QueryIndex.Columns(rowid: row[0], status: row[1], severity: row[2], region: row[3], owner: row[4],
                                               slaDueAt: row[5], updatedAt: row[6]))
             let bucket: Int = row[7]
-            guard (0..<CaseBucket.count).contains(bucket) else { throw StoreError.corrupt(path: path, reason: "case row \(row[0] as Int64) has bucket \(bucket)") }
+            let id = try CaseID(row[9] as String)
+            guard (0..<CaseBucket.count).contains(bucket), CaseBucket.of(id) == bucket else {
+                throw StoreError.corrupt(path: path, reason: "case row \(row[0] as Int64) has bucket \(bucket)")
+            }
             let digest: Data = row[8]
+            guard digest.count == 32 else { throw StoreError.corrupt(path: path, reason: "case row \(row[0] as Int64) has a \(digest.count)-byte digest") }
             buckets[bucket].toggle(StateDigest(bytes: [UInt8](digest)))
+            fingerprints[bucket][id] = CaseFingerprint.prefix(digest)
         }
-        return (QueryIndex(columns), buckets)
+        return DerivedIndexes(query: QueryIndex(columns), bucketDigests: buckets, fingerprints: fingerprints)
     }
 
     private let lock: DirectoryLock
 
     private init(configuration: StoreConfiguration, pool: DatabasePool, lock: DirectoryLock, logger: Logger, wallClock: any WallClock,
-                 state: WriterState, index: QueryIndex) {
+                 state: WriterState, derived: DerivedIndexes) {
         self.configuration = configuration
         self.pool = pool
         self.lock = lock
         self.logger = logger
         self.wallClock = wallClock
         writer = Mutex(state)
-        queryIndex = Mutex(index)
+        queryIndex = Mutex(derived.query)
+        fingerprints = Mutex(derived.fingerprints)
         queue = CommitQueue()
     }
 

@@ -70,7 +70,7 @@ struct ReplayWireInputs {
             .replication(.applied([emea: 12, ReplicaID("amer"): 3])),
             .replication(.entries([LogEntry(origin: emea, counter: 1, delta: state.encodedBytes)])),
             .replication(.catchUpOffer(session: 7, positions: [emea: 12], buckets: Array(repeating: state.digest, count: CaseBucket.count))),
-            .replication(.catchUpRequest(session: 7, part: 0, parts: 1, buckets: [3, 200], have: [state.id: state.digest])),
+            .replication(.catchUpRequest(session: 7, part: 0, parts: 1, buckets: [3, 200], have: [CaseFingerprint(id: state.id, digest: state.digest)])),
             .replication(.catchUpCases(session: 7, part: 0, last: true, cases: [state.encodedBytes])),
             .replication(.catchUpAck(session: 7, parts: 1)),
         ]

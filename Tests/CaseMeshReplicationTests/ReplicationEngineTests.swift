@@ -141,7 +141,7 @@ private struct MiniCluster {
     /// With a small byte cap the catch-up request and the cases travel in
     /// several parts, and the catch-up still completes.
     @Test func catchUpSplitsRequestsAndCasesUnderTheByteCap() {
-        var cluster = MiniCluster(nodes: 2, retention: 3, configuration: ReplicationConfiguration(maxMessageBytes: 400))
+        var cluster = MiniCluster(nodes: 2, retention: 3, configuration: ReplicationConfiguration(maxMessageBytes: 250))
         cluster.connectAll()
         for i in 0..<300 { cluster.create(at: 0, "shared-\(i)") }
         cluster.tick()
@@ -205,6 +205,36 @@ private struct MiniCluster {
         for _ in 0..<30 { cluster.tick(by: 200) }
         #expect(cluster.stores[1].digest == cluster.stores[0].digest)
         #expect(cluster.stores[1].applied == cluster.stores[0].applied)
+    }
+
+    /// An unanswered offer is made again with the same session (answering
+    /// takes a while on a large store; a new session would throw that work
+    /// away), and a receiver that already answered it sends its request again.
+    @Test func lostRequestIsSentAgainForTheSameOffer() {
+        var cluster = MiniCluster(nodes: 2, retention: 3)
+        cluster.connectAll()
+        for i in 0..<10 { cluster.create(at: 0, "shared-\(i)") }
+        cluster.tick()
+        final class Once: @unchecked Sendable { var spent = false }
+        let once = Once()
+        cluster.lose = { message in
+            guard case .catchUpRequest = message, !once.spent else { return false }
+            once.spent = true
+            return true
+        }
+        cluster.rejoin(1, whileNodeZeroCreates: 8, named: "later")
+        #expect(once.spent, "a request should have been sent (and lost)")
+        for _ in 0..<15 { cluster.tick(by: 100) }
+        #expect(cluster.stores[1].digest == cluster.stores[0].digest)
+        let sessions = Set(cluster.sent.compactMap { item -> UInt64? in
+            switch item.message {
+            case let .catchUpOffer(session, _, _), let .catchUpRequest(session, _, _, _, _): return session
+            default: return nil
+            }
+        })
+        #expect(sessions.count == 1, "the offer should have been repeated with its session: \(sessions)")
+        let requests = cluster.sent.filter { if case .catchUpRequest = $0.message { return true } else { return false } }
+        #expect(requests.count == 2)
     }
 
     /// A part the store refuses (here: a clock too far ahead) abandons the

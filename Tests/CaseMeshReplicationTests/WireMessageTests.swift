@@ -27,8 +27,9 @@ import Testing
             return .replication(.catchUpOffer(session: UInt64.random(in: 0...UInt64.max, using: &random), positions: positions(),
                                               buckets: (0..<CaseBucket.count).map { _ in digest() }))
         case 4:
-            var have: [CaseID: StateDigest] = [:]
-            for index in 0..<Int.random(in: 0...6, using: &random) { have[try! CaseID("case-\(index)")] = digest() }
+            let have = (0..<Int.random(in: 0...6, using: &random)).map { index in
+                CaseFingerprint(id: try! CaseID("case-\(index)"), digest: digest())
+            }.sorted()
             let parts = Int.random(in: 1...3, using: &random)
             return .replication(.catchUpRequest(session: UInt64.random(in: 0...1000, using: &random), part: Int.random(in: 0..<parts, using: &random), parts: parts,
                                                 buckets: (0..<Int.random(in: 0...8, using: &random)).map { _ in Int.random(in: 0..<CaseBucket.count, using: &random) },

@@ -135,19 +135,23 @@ private actor StorePump {
             var combined = StateDigest.zero
             for digest in maintained { combined.toggle(digest) }
             #expect(combined == store.digest.digest)
-            let all = try store.caseDigests(inBuckets: Array(0..<CaseBucket.count))
+            let all = try store.caseFingerprints(inBuckets: Array(0..<CaseBucket.count))
             #expect(all.count == 40)
             var recomputed = Array(repeating: StateDigest.zero, count: CaseBucket.count)
-            for (id, digest) in all {
-                #expect(try store.caseState(id)?.digest == digest)
+            for (id, fingerprint) in all {
+                let digest = try #require(try store.caseState(id)?.digest)
+                #expect(fingerprint == CaseFingerprint(id: id, digest: digest))
                 recomputed[CaseBucket.of(id)].toggle(digest)
             }
             #expect(recomputed == maintained)
-            let someBucket = CaseBucket.of(all.keys.sorted().first!)
-            #expect(try store.caseDigests(inBuckets: [someBucket]).keys.allSatisfy { CaseBucket.of($0) == someBucket })
+            let someBucket = CaseBucket.of(all.map(\.id).sorted().first!)
+            #expect(try store.caseFingerprints(inBuckets: [someBucket]).allSatisfy { CaseBucket.of($0.id) == someBucket })
             await store.close()
             store = try openStore(dir, clock: clock)
             #expect(try store.bucketDigests() == maintained)
+            // The fingerprints kept in memory are rebuilt from the table.
+            let reloaded = try store.caseFingerprints(inBuckets: Array(0..<CaseBucket.count))
+            #expect(reloaded.map(\.fingerprint).sorted() == all.map(\.fingerprint).sorted())
             await store.close()
         }
     }

@@ -70,9 +70,9 @@ struct SimStore: ReplicaLog {
         return buckets
     }
 
-    func caseDigests(inBuckets buckets: [Int]) -> [CaseID: StateDigest] {
+    func caseFingerprints(inBuckets buckets: [Int]) -> [(id: CaseID, fingerprint: CaseFingerprint)] {
         let wanted = Set(buckets)
-        return digests.filter { wanted.contains(CaseBucket.of($0.key)) }
+        return digests.filter { wanted.contains(CaseBucket.of($0.key)) }.map { ($0.key, CaseFingerprint(id: $0.key, digest: $0.value)) }
     }
 
     func encodedCases(_ ids: [CaseID]) -> [[UInt8]] {
