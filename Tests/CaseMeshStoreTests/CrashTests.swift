@@ -46,7 +46,7 @@ private let crashWriter = binDirectory.appendingPathComponent("casemesh-crash-wr
             let delay = 300 + random.next() % 900
             try await Task.sleep(for: .milliseconds(delay))
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            try await offPool { process.waitUntilExit() }
             try handle.close()
             #expect(process.terminationReason == .uncaughtSignal, "round \(round) (seed \(seed)): the writer exited on its own with status \(process.terminationStatus)")
 
@@ -61,20 +61,26 @@ private let crashWriter = binDirectory.appendingPathComponent("casemesh-crash-wr
             let store = try NodeStore.open(
                 StoreConfiguration(dataDirectory: directory.appendingPathComponent("node").path, replica: ReplicaID("emea"), region: try Region("EMEA")),
                 wallClock: SystemWallClock(), logger: Logger(label: "casemesh.test.crash"))
-            #expect(try store.integrityCheck().isEmpty, "round \(round) (seed \(seed)): integrity check failed")
-            var missing: [String] = []
-            for id in ackedCases where try store.caseState(CaseID(id)) == nil { missing.append("case \(id)") }
-            for (caseID, noteID) in ackedNotes {
-                let state = try store.caseState(CaseID(caseID))
-                if state?.notes.contains(where: { $0.id.rawValue == noteID }) != true { missing.append("note \(caseID)/\(noteID)") }
+            // Thousands of synchronous reads: off the cooperative pool.
+            let (cases, notes) = (ackedCases, ackedNotes)
+            let check = try await offPool { () throws -> (integrity: [String], missing: [String], digestMatches: Bool) in
+                let integrity = try store.integrityCheck()
+                var missing: [String] = []
+                for id in cases where try store.caseState(CaseID(id)) == nil { missing.append("case \(id)") }
+                for (caseID, noteID) in notes {
+                    let state = try store.caseState(CaseID(caseID))
+                    if state?.notes.contains(where: { $0.id.rawValue == noteID }) != true { missing.append("note \(caseID)/\(noteID)") }
+                }
+                // The stored digest must match the cases actually stored.
+                let (digest, count) = store.digest
+                var recomputed = StateDigest.zero
+                var stored = 0
+                for id in cases { if let state = try store.caseState(CaseID(id)) { recomputed.toggle(state.digest); stored += 1 } }
+                return (integrity, missing, count != stored || digest == recomputed)
             }
-            #expect(missing.isEmpty, "round \(round) (seed \(seed)): \(missing.count) acknowledged writes lost, e.g. \(missing.prefix(5))")
-            // The stored digest must match the cases actually stored.
-            let (digest, count) = store.digest
-            var recomputed = StateDigest.zero
-            var stored = 0
-            for id in ackedCases { if let state = try store.caseState(CaseID(id)) { recomputed.toggle(state.digest); stored += 1 } }
-            if count == stored { #expect(digest == recomputed, "round \(round) (seed \(seed)): stored digest differs from the cases") }
+            #expect(check.integrity.isEmpty, "round \(round) (seed \(seed)): integrity check failed: \(check.integrity.prefix(5))")
+            #expect(check.missing.isEmpty, "round \(round) (seed \(seed)): \(check.missing.count) acknowledged writes lost, e.g. \(check.missing.prefix(5))")
+            #expect(check.digestMatches, "round \(round) (seed \(seed)): stored digest differs from the cases")
             await store.close()
         }
         #expect(ackedCases.count > kills, "seed \(seed): the writer acknowledged only \(ackedCases.count) cases in \(kills) rounds")

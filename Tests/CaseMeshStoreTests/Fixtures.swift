@@ -206,6 +206,15 @@ func sync(from source: NodeStore, to target: NodeStore, origins: [ReplicaID] = [
 
 // MARK: - Running tools (fault tests)
 
+/// Runs blocking work (waiting for a process, long synchronous store reads)
+/// on a thread of its own: on the cooperative pool it would hold one of its
+/// few threads, and other suites' socket tests would stall behind it.
+func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
 /// Runs an executable and returns its exit status and combined output.
 @discardableResult
 func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
