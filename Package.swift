@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "CaseMeshStore", targets: ["CaseMeshStore"]),
         .library(name: "CaseMeshReplication", targets: ["CaseMeshReplication"]),
         .library(name: "CaseMeshTransport", targets: ["CaseMeshTransport"]),
+        .library(name: "CaseMeshNode", targets: ["CaseMeshNode"]),
         .executable(name: "casemesh", targets: ["casemesh"]),
         .executable(name: "casemesh-bench-core", targets: ["CaseMeshBench"]),
         .executable(name: "casemesh-fuzz-wire", targets: ["CaseMeshWireFuzz"]),
@@ -37,6 +38,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(name: "CaseMeshCRDT", swiftSettings: optimizedAlways),
@@ -60,9 +65,21 @@ let package = Package(
             dependencies: ["CaseMeshCRDT", "CaseMeshDomain", "CaseMeshReplication", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimized
         ),
+        .target(
+            name: "CaseMeshNode",
+            dependencies: [
+                "CaseMeshStore", "CaseMeshTransport", "CaseMeshReplication", "CaseMeshDomain", "CaseMeshCRDT",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("openapi.yaml")]
+        ),
         .executableTarget(
             name: "casemesh",
-            dependencies: ["CaseMeshTransport", "CaseMeshCRDT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["CaseMeshNode", "CaseMeshTransport", "CaseMeshCRDT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "CaseMeshCrashWriter",
@@ -99,6 +116,11 @@ let package = Package(
             dependencies: ["CaseMeshTransport", "CaseMeshReplication", "CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "CaseMeshNodeTests",
+            dependencies: ["CaseMeshNode", "CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT",
+                           .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "CaseMeshStoreTests", dependencies: ["CaseMeshStore", "CaseMeshReplication", "CaseMeshDomain", "CaseMeshCRDT", .product(name: "Logging", package: "swift-log")]),
     ],

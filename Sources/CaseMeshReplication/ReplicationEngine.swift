@@ -163,6 +163,24 @@ public struct ReplicationEngine: Sendable {
     /// The positions each peer has acknowledged.
     public var acknowledged: [ReplicaID: LogPositions] { peers.mapValues(\.acked) }
 
+    /// What the engine knows of one peer, for operators.
+    public struct PeerView: Sendable, Equatable {
+        public var peer: ReplicaID
+        public var connected: Bool
+        public var alive: Bool
+        /// Engine time the peer was last heard from (nil if never since start).
+        public var lastHeard: UInt64?
+        public var acknowledged: LogPositions
+    }
+
+    public var peerViews: [PeerView] {
+        peers.keys.sorted().map { peer in
+            let state = peers[peer]!
+            return PeerView(peer: peer, connected: state.connected, alive: state.connected && state.alive,
+                            lastHeard: state.heard ? state.lastHeard : nil, acknowledged: state.acked)
+        }
+    }
+
     /// Peers currently considered reachable.
     public var livePeers: [ReplicaID] { peers.filter { $0.value.connected && $0.value.alive }.map(\.key).sorted() }
 

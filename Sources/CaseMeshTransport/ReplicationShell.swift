@@ -45,6 +45,12 @@ public actor ReplicationShell {
         }
     }
 
+    /// Each peer as the engine sees it, with the time since it was last heard in milliseconds.
+    public func peerStatus() -> [(view: ReplicationEngine.PeerView, millisSinceHeard: UInt64?)] {
+        let current = now
+        return engine.peerViews.map { view in (view, view.lastHeard.map { current >= $0 ? current - $0 : 0 }) }
+    }
+
     /// Tell the engine that local writes committed (ships them to peers).
     public func committed() async {
         await handle(.committed)

@@ -5,11 +5,11 @@ import Foundation
 
 /// The one CaseMesh executable.
 @main
-struct CaseMesh: ParsableCommand {
+struct CaseMesh: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "casemesh",
         abstract: "A replicated store of escalated customer cases, one node per regional office.",
-        subcommands: [Certs.self]
+        subcommands: [Serve.self, Tokens.self, Certs.self]
     )
 }
 

@@ -1,0 +1,152 @@
+import CaseMeshCRDT
+import CaseMeshDomain
+import CaseMeshReplication
+import CaseMeshStore
+import CaseMeshTransport
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Everything `casemesh serve` needs to run a node.
+public struct NodeSettings: Sendable {
+    public struct Peer: Sendable, Equatable {
+        public var id: ReplicaID
+        public var host: String
+        public var port: Int
+
+        public init(id: ReplicaID, host: String, port: Int) {
+            self.id = id
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public var node: ReplicaID
+    public var region: Region
+    public var dataDirectory: String
+    public var apiHost: String
+    public var apiPort: Int
+    public var gossipHost: String
+    public var gossipPort: Int
+    public var peers: [Peer]
+    /// The folder `casemesh certs init` wrote (needed when there are peers).
+    public var tlsDirectory: String?
+    public var tokensFile: String
+    public var durability: Durability
+    public var cluster: String
+
+    public init(node: ReplicaID, region: Region, dataDirectory: String, apiHost: String, apiPort: Int, gossipHost: String, gossipPort: Int,
+                peers: [Peer], tlsDirectory: String?, tokensFile: String, durability: Durability = .full, cluster: String = "casemesh") {
+        self.node = node
+        self.region = region
+        self.dataDirectory = dataDirectory
+        self.apiHost = apiHost
+        self.apiPort = apiPort
+        self.gossipHost = gossipHost
+        self.gossipPort = gossipPort
+        self.peers = peers
+        self.tlsDirectory = tlsDirectory
+        self.tokensFile = tokensFile
+        self.durability = durability
+        self.cluster = cluster
+    }
+}
+
+/// The store as a service: opened before the others start, closed (pending
+/// writes flushed) after they have all stopped.
+struct StoreService: Service {
+    let store: NodeStore
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await store.close()
+    }
+}
+
+/// Replication: the engine's ticks, the gossip listener and one connection
+/// loop per peer, until shutdown.
+struct ReplicationService: Service {
+    let shell: ReplicationShell
+    let transport: Transport
+    let settings: NodeSettings
+    let logger: Logger
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await shell.runTicks(every: .milliseconds(50)) }
+                group.addTask {
+                    try await transport.listen(host: settings.gossipHost, port: settings.gossipPort) { session, messages in
+                        try await shell.attach(session, messages: messages)
+                    }
+                }
+                for peer in settings.peers {
+                    group.addTask {
+                        await transport.maintain(peer: peer.id, host: peer.host, port: peer.port) { session, messages in
+                            try await shell.attach(session, messages: messages)
+                        }
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            logger.info("closing peer connections")
+        }
+    }
+}
+
+/// Builds and runs a node until SIGTERM or SIGINT: the store starts first
+/// and stops last; in-flight requests finish before it closes.
+public func runNode(_ settings: NodeSettings, logger: Logger) async throws {
+    let tokens = try TokenFile.load(settings.tokensFile)
+    if tokens.count == 0 {
+        logger.warning("no API tokens: every request but /v1/health will be refused; add one with casemesh tokens add", metadata: ["tokens": "\(settings.tokensFile)"])
+    }
+    let store = try NodeStore.open(StoreConfiguration(dataDirectory: settings.dataDirectory, replica: settings.node, region: settings.region,
+                                                      durability: settings.durability),
+                                   wallClock: SystemWallClock(), logger: logger)
+    var services: [any Service] = [StoreService(store: store)]
+    var peerStatus: (@Sendable () async -> [PeerStatus])?
+    var committed: (@Sendable () async -> Void)?
+    if !settings.peers.isEmpty {
+        guard let tlsDirectory = settings.tlsDirectory else {
+            await store.close()
+            throw NodeStartError("peers are configured but no --tls-dir: replication runs over mutual TLS only")
+        }
+        let ids = [settings.node] + settings.peers.map(\.id)
+        let transportSettings: TransportSettings
+        do {
+            transportSettings = try TransportSettings(node: settings.node, cluster: settings.cluster, peers: Set(ids), certificateDirectory: tlsDirectory)
+        } catch {
+            await store.close()
+            throw NodeStartError("cannot load the TLS files of node \(settings.node) from \(tlsDirectory): \(error)")
+        }
+        let shell = ReplicationShell(node: settings.node, peers: ids, store: store, logger: logger)
+        let transport = Transport(settings: transportSettings, logger: logger)
+        services.append(ReplicationService(shell: shell, transport: transport, settings: settings, logger: logger))
+        peerStatus = {
+            await shell.peerStatus().map { item in
+                PeerStatus(id: item.view.peer, connected: item.view.connected, alive: item.view.alive,
+                           millisSinceHeard: item.millisSinceHeard, acknowledged: item.view.acknowledged)
+            }
+        }
+        committed = { await shell.committed() }
+    }
+    let api = NodeAPI(node: settings.node, region: settings.region, store: store, tokens: tokens, peers: peerStatus, committed: committed)
+    let app = Application(router: buildRouter(api),
+                          server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+                          configuration: .init(address: .hostname(settings.apiHost, port: settings.apiPort), serverName: "casemesh-\(settings.node)"),
+                          logger: logger)
+    services.append(app)
+    let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    logger.info("node starting", metadata: ["node": "\(settings.node)", "api": "\(settings.apiHost):\(settings.apiPort)",
+                                              "gossip": "\(settings.gossipHost):\(settings.gossipPort)", "peers": "\(settings.peers.count)"])
+    try await group.run()
+}
+
+public struct NodeStartError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

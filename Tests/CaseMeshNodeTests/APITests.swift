@@ -1,0 +1,316 @@
+import CaseMeshNode
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@Suite struct APIAccessTests {
+    @Test func healthNeedsNoToken() async throws {
+        try await withAPI { _, client in
+            try await client.execute(uri: "/v1/health", method: .get) { response in
+                #expect(response.status == .ok)
+                let body = try json(response)
+                #expect(body["node"]?.string == "emea")
+                #expect(body["region"]?.string == "EMEA")
+                #expect(body["status"]?.string == "ok")
+            }
+        }
+    }
+
+    @Test(arguments: ["/v1/digest", "/v1/cases", "/v1/cluster", "/v1/reports/daily", "/v1/cases/x", "/v1/openapi.yaml"])
+    func everythingElseNeedsAToken(path: String) async throws {
+        try await withAPI { fixture, client in
+            try await client.execute(uri: path, method: .get) { response in
+                #expect(response.status == .unauthorized)
+                #expect(errorCode(response) == "unauthenticated")
+            }
+            try await client.execute(uri: path, method: .get, headers: fixture.headers("cm_not-a-token")) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: path, method: .get, headers: [.authorization: "Basic abc"]) { response in
+                #expect(response.status == .unauthorized)
+            }
+        }
+    }
+
+    /// Who may write what: viewers nothing, engineers their own region,
+    /// regional managers also approvals and de-escalation, global managers all.
+    @Test func roleBoundaries() async throws {
+        try await withAPI { fixture, client in
+            for who in ["viewer", "amer-engineer"] {
+                try await client.execute(uri: "/v1/cases", method: .post, headers: fixture.headers(who), body: ByteBuffer(string: newCase)) { response in
+                    #expect(response.status == .forbidden, "\(who)")
+                    #expect(errorCode(response) == "forbidden")
+                }
+            }
+            let id = try await createCase(fixture, client)
+            // A global manager may create a case owned by another region.
+            try await client.execute(uri: "/v1/cases", method: .post, headers: fixture.headers("global"),
+                                     body: ByteBuffer(string: #"{"title":"t","customer":"c","product":"p","severity":"sev4","owningRegion":"AMER"}"#)) { response in
+                #expect(response.status == .created)
+            }
+            let note = ByteBuffer(string: #"{"text":"called the customer"}"#)
+            try await client.execute(uri: "/v1/cases/\(id)/notes", method: .post, headers: fixture.headers("amer-engineer"), body: note) { response in
+                #expect(response.status == .forbidden)
+            }
+            try await client.execute(uri: "/v1/cases/\(id)/notes", method: .post, headers: fixture.headers("viewer"), body: note) { response in
+                #expect(response.status == .forbidden)
+            }
+            let approval = ByteBuffer(string: #"{"kind":"vendorEscalation","approver":"Tom","approverRole":"teamLeader","notes":"agreed on the bridge call"}"#)
+            try await client.execute(uri: "/v1/cases/\(id)/approvals", method: .post, headers: fixture.headers("engineer"), body: approval) { response in
+                #expect(response.status == .forbidden, "engineers do not record approvals")
+            }
+            try await client.execute(uri: "/v1/cases/\(id)/approvals", method: .post, headers: fixture.headers("manager"), body: approval) { response in
+                #expect(response.status == .created)
+            }
+            try await client.execute(uri: "/v1/cases/\(id)/deescalate", method: .post, headers: fixture.headers("engineer"),
+                                     body: ByteBuffer(string: #"{"reason":"stable"}"#)) { response in
+                #expect(response.status == .forbidden)
+            }
+            // Viewers read everything.
+            try await client.execute(uri: "/v1/cases/\(id)", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+}
+
+@Suite struct APICaseTests {
+    @Test func createReadPatchAndTimeline() async throws {
+        try await withAPI { fixture, client in
+            let token = try await client.execute(uri: "/v1/cases", method: .post, headers: fixture.headers("engineer"),
+                                                 body: ByteBuffer(string: #"{"id":"case-1","title":"Checkout fails","customer":"Acme","product":"Payments","severity":"sev1","problemStatement":"500 on pay"}"#)) { response in
+                #expect(response.status == .created)
+                let body = try json(response)
+                #expect(body["id"]?.string == "case-1")
+                #expect(body["number"]?.string == "EMEA-000001")
+                #expect(body["fields"]?["severity"]?.string == "sev1")
+                #expect(body["fields"]?["problemStatement"]?.string == "500 on pay")
+                #expect(body["sla"]?["firstResponse"]?["state"]?.string == "pending")
+                return try #require(response.headers[HTTPField.Name("CaseMesh-Causal-Token")!])
+            }
+            // The same id again is an idempotent retry: 200, same case.
+            try await client.execute(uri: "/v1/cases", method: .post, headers: fixture.headers("engineer"),
+                                     body: ByteBuffer(string: #"{"id":"case-1","title":"Checkout fails","customer":"Acme","product":"Payments","severity":"sev1"}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(parsed(response)["number"]?.string == "EMEA-000001")
+            }
+            try await client.execute(uri: "/v1/cases/case-1?after=\(token)", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(response.status == .ok)
+            }
+            try await client.execute(uri: "/v1/cases/case-1", method: .patch, headers: fixture.headers("engineer"),
+                                     body: ByteBuffer(string: #"{"owner":"ana","communicationFrequencyMinutes":60,"criticalMilestone":"2026-12-01T09:00:00Z"}"#)) { response in
+                #expect(response.status == .ok)
+                let fields = try json(response)["fields"]
+                #expect(fields?["owner"]?.string == "ana")
+                #expect(fields?["communicationFrequencyMinutes"]?.int == 60)
+                #expect(fields?["criticalMilestone"]?.int == 1_796_115_600_000)
+            }
+            try await client.execute(uri: "/v1/cases/case-1/timeline", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(response.status == .ok)
+                let kinds = try json(response)["events"]?.array?.compactMap { $0["kind"]?.string } ?? []
+                #expect(kinds.first == "created")
+                #expect(kinds.count >= 2)
+            }
+            try await client.execute(uri: "/v1/cases/nope", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(response.status == .notFound)
+                #expect(errorCode(response) == "not_found")
+            }
+        }
+    }
+
+    /// Bad input gets a clear JSON error naming the field, and changes nothing.
+    @Test(arguments: [
+        (#"{"title":"t","customer":"c","product":"p","severity":"sev9"}"#, 422, "validation_failed", "severity"),
+        (#"{"title":"t","customer":"c","product":"p"}"#, 422, "validation_failed", "severity"),
+        (#"{"title":"t","customer":"c","product":"p","severity":"sev1","colour":"red"}"#, 400, "bad_request", "colour"),
+        (#"{"title":5,"customer":"c","product":"p","severity":"sev1"}"#, 400, "bad_request", "title"),
+        (#"{"title":"t","customer":"c","product":"p","severity":"sev1","id":"has space"}"#, 422, "validation_failed", "id"),
+        (#"["not","an","object"]"#, 400, "bad_request", nil),
+        (#"{"title":"t","#, 400, "bad_request", nil),
+        ("", 400, "bad_request", nil),
+    ] as [(String, Int, String, String?)])
+    func badCreatesAreRefused(body: String, status: Int, code: String, field: String?) async throws {
+        try await withAPI { fixture, client in
+            try await client.execute(uri: "/v1/cases", method: .post, headers: fixture.headers("engineer"), body: ByteBuffer(string: body)) { response in
+                #expect(response.status.code == status, "\(String(buffer: response.body))")
+                #expect(errorCode(response) == code)
+                if let field { #expect(errorField(response) == field) }
+            }
+            #expect(fixture.store.digest.cases == 0)
+        }
+    }
+
+    @Test func patchRefusesWrongTypesUnknownFieldsAndGates() async throws {
+        try await withAPI { fixture, client in
+            let id = try await createCase(fixture, client)
+            for (body, status) in [(#"{"owner":7}"#, 400), (#"{"colour":"red"}"#, 400), (#"{}"#, 422),
+                                   (#"{"communicationFrequencyMinutes":1}"#, 422), (#"{"status":"resolved"}"#, 409)] {
+                try await client.execute(uri: "/v1/cases/\(id)", method: .patch, headers: fixture.headers("engineer"), body: ByteBuffer(string: body)) { response in
+                    #expect(response.status.code == status, "\(body): \(String(buffer: response.body))")
+                }
+            }
+            try await client.execute(uri: "/v1/cases/\(id)", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(parsed(response)["status"]?.string == "new")
+                #expect(parsed(response)["fields"]?["owner"] == nil)
+            }
+        }
+    }
+
+    @Test func hugeBodiesAreRefusedWith413() async throws {
+        try await withAPI { fixture, client in
+            let text = String(repeating: "x", count: 200 * 1024)
+            try await client.execute(uri: "/v1/cases", method: .post, headers: fixture.headers("engineer"),
+                                     body: ByteBuffer(string: #"{"title":"\#(text)","customer":"c","product":"p","severity":"sev1"}"#)) { response in
+                #expect(response.status == .contentTooLarge)
+                #expect(errorCode(response) == "too_large")
+            }
+        }
+    }
+
+    @Test func notesAttendeesAndTroubleshooting() async throws {
+        try await withAPI { fixture, client in
+            let id = try await createCase(fixture, client)
+            let noteID = try await client.execute(uri: "/v1/cases/\(id)/notes", method: .post, headers: fixture.headers("engineer"),
+                                                  body: ByteBuffer(string: #"{"text":"Called the customer","visibility":"customer"}"#)) { response in
+                #expect(response.status == .created)
+                let note = try json(response)
+                #expect(note["text"]?.string == "Called the customer")
+                #expect(note["author"]?.string == "ana")
+                return try #require(note["id"]?.string)
+            }
+            try await client.execute(uri: "/v1/cases/\(id)/notes", method: .post, headers: fixture.headers("engineer"),
+                                     body: ByteBuffer(string: #"{"text":"x","visibility":"public"}"#)) { response in
+                #expect(response.status.code == 422)
+                #expect(errorField(response) == "visibility")
+            }
+            try await client.execute(uri: "/v1/cases/\(id)/attendees/li", method: .put, headers: fixture.headers("engineer"),
+                                     body: ByteBuffer(string: #"{"name":"Li","email":"li@example.com","role":"customer"}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(parsed(response)["email"]?.string == "li@example.com")
+            }
+            try await client.execute(uri: "/v1/cases/\(id)/troubleshooting", method: .post, headers: fixture.headers("engineer"),
+                                     body: ByteBuffer(string: #"{"level":"l1","action":"restart","outcome":"no change"}"#)) { response in
+                #expect(response.status == .created)
+                #expect(parsed(response)["outcome"]?.string == "no change")
+            }
+            try await client.execute(uri: "/v1/cases/\(id)/notes/\(noteID)", method: .delete, headers: fixture.headers("engineer")) { response in
+                #expect(response.status == .ok)
+                #expect(parsed(response)["notes"]?.array?.isEmpty == true)
+            }
+            try await client.execute(uri: "/v1/cases/\(id)/attendees/li", method: .delete, headers: fixture.headers("engineer")) { response in
+                #expect(response.status == .ok)
+                #expect(parsed(response)["attendees"]?.array?.isEmpty == true)
+            }
+            try await client.execute(uri: "/v1/cases/\(id)/notes/no-such-note", method: .delete, headers: fixture.headers("engineer")) { response in
+                #expect(response.status == .notFound, "\(String(buffer: response.body))")
+            }
+        }
+    }
+
+    /// Escalation to the vendor is gated: a complete request, an L1/L2 step
+    /// with an outcome and a Team Leader's approval.
+    @Test func vendorEscalationGate() async throws {
+        try await withAPI { fixture, client in
+            let id = try await createCase(fixture, client, body: #"{"title":"t","customer":"c","product":"p","severity":"sev1","level":"l2","problemStatement":"down","businessImpact":"no sales","workaround":"none","criticalMilestone":1900000000000}"#)
+            let escalate = ByteBuffer(string: #"{"level":"l3Vendor","reason":"needs a vendor fix"}"#)
+            try await client.execute(uri: "/v1/cases/\(id)/escalate", method: .post, headers: fixture.headers("engineer"), body: escalate) { response in
+                #expect(response.status == .conflict)
+                #expect(errorCode(response) == "rule_violated")
+            }
+            try await client.execute(uri: "/v1/cases/\(id)/troubleshooting", method: .post, headers: fixture.headers("engineer"),
+                                     body: ByteBuffer(string: #"{"level":"l2","action":"collected traces","outcome":"vendor library crash"}"#)) { response in
+                #expect(response.status == .created)
+            }
+            try await client.execute(uri: "/v1/cases/\(id)/approvals", method: .post, headers: fixture.headers("manager"),
+                                     body: ByteBuffer(string: #"{"kind":"vendorEscalation","approver":"Tom","approverRole":"teamLeader","notes":"agreed on the bridge call"}"#)) { response in
+                #expect(response.status == .created)
+            }
+            try await client.execute(uri: "/v1/cases/\(id)/escalate", method: .post, headers: fixture.headers("engineer"), body: escalate) { response in
+                #expect(response.status == .ok, "\(String(buffer: response.body))")
+                #expect(parsed(response)["escalationLevel"]?.string == "l3Vendor")
+                #expect(parsed(response)["status"]?.string == "escalated")
+            }
+            try await client.execute(uri: "/v1/cases/\(id)/resolve", method: .post, headers: fixture.headers("engineer"),
+                                     body: ByteBuffer(string: #"{"resolution":"patched"}"#)) { response in
+                #expect(response.status == .conflict, "resolving needs the customer's acknowledgement")
+            }
+        }
+    }
+
+    @Test func listFiltersPagesAndRefusesBadParameters() async throws {
+        try await withAPI { fixture, client in
+            for index in 0..<5 {
+                _ = try await createCase(fixture, client, body: #"{"title":"Case \#(index) printer jam","customer":"c","product":"p","severity":"\#(index < 2 ? "sev1" : "sev3")"}"#)
+            }
+            let cursor = try await client.execute(uri: "/v1/cases?limit=3", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(response.status == .ok)
+                let body = try json(response)
+                #expect(body["cases"]?.array?.count == 3)
+                return try #require(body["nextCursor"]?.string)
+            }
+            try await client.execute(uri: "/v1/cases?limit=3&cursor=\(cursor)", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(parsed(response)["cases"]?.array?.count == 2)
+            }
+            try await client.execute(uri: "/v1/cases?severity=sev1", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(parsed(response)["cases"]?.array?.count == 2)
+            }
+            try await client.execute(uri: "/v1/cases?q=printer&region=EMEA", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(parsed(response)["cases"]?.array?.count == 5)
+            }
+            for (query, status) in [("status=open", 422), ("limit=0", 422), ("limit=abc", 422), ("sla=late", 422), ("colour=red", 400), ("region=emea", 422)] {
+                try await client.execute(uri: "/v1/cases?\(query)", method: .get, headers: fixture.headers("viewer")) { response in
+                    #expect(response.status.code == status, "\(query): \(String(buffer: response.body))")
+                }
+            }
+        }
+    }
+
+    @Test func causalTokensAndReplicaCounts() async throws {
+        try await withAPI(waitLimit: .milliseconds(200)) { fixture, client in
+            let id = try await createCase(fixture, client)
+            // A token for a write this node has not seen: bounded wait, then 503.
+            let unseen = Data("amer:5".utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+            try await client.execute(uri: "/v1/cases/\(id)?after=\(unseen)", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(errorCode(response) == "not_caught_up")
+            }
+            try await client.execute(uri: "/v1/cases/\(id)?after=%%%", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(response.status == .badRequest)
+            }
+            // A single node has no peers to wait for.
+            try await client.execute(uri: "/v1/cases/\(id)/notes?replicas=1", method: .post, headers: fixture.headers("engineer"),
+                                     body: ByteBuffer(string: #"{"text":"x"}"#)) { response in
+                #expect(response.status.code == 422)
+                #expect(errorField(response) == "replicas")
+            }
+        }
+    }
+
+    @Test func digestClusterAndDailyReport() async throws {
+        try await withAPI { fixture, client in
+            _ = try await createCase(fixture, client)
+            try await client.execute(uri: "/v1/cases", method: .post, headers: fixture.headers("global"),
+                                     body: ByteBuffer(string: #"{"title":"t","customer":"c","product":"p","severity":"sev4","owningRegion":"AMER"}"#)) { _ in }
+            try await client.execute(uri: "/v1/digest", method: .get, headers: fixture.headers("viewer")) { response in
+                let body = try json(response)
+                #expect(body["cases"]?.int == 2)
+                #expect(body["digest"]?.string == fixture.store.digest.digest.hex)
+            }
+            try await client.execute(uri: "/v1/cluster", method: .get, headers: fixture.headers("viewer")) { response in
+                let body = try json(response)
+                #expect(body["node"]?.string == "emea")
+                #expect(body["peers"]?.array?.isEmpty == true)
+            }
+            try await client.execute(uri: "/v1/reports/daily?region=EMEA", method: .get, headers: fixture.headers("viewer")) { response in
+                let body = try json(response)
+                #expect(body["open"]?.int == 1)
+                #expect(body["bySeverity"]?["sev2"]?.int == 1)
+            }
+            try await client.execute(uri: "/v1/reports/daily?region=AMER", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(parsed(response)["open"]?.int == 1)
+            }
+        }
+    }
+}
