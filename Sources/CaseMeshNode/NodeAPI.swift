@@ -5,6 +5,7 @@ import CaseMeshStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import CaseMeshTransport
 import Logging
 
 /// What the HTTP API needs from the running node.
@@ -23,11 +24,15 @@ public struct NodeAPI: Sendable {
     public var maxBodyBytes: Int
     /// How long `?after=` and `?replicas=` wait at most.
     public var waitLimit: Duration
+    public var metrics: NodeMetrics
+    /// The transport's frame counters (replication metrics); nil on a single node.
+    public var wire: WireCounters?
 
     public init(node: ReplicaID, region: Region, store: NodeStore, tokens: TokenFile,
                 peers: (@Sendable () async -> [PeerStatus])? = nil, committed: (@Sendable () async -> Void)? = nil,
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
-                maxBodyBytes: Int = 1 << 20, waitLimit: Duration = .seconds(5)) {
+                maxBodyBytes: Int = 1 << 20, waitLimit: Duration = .seconds(5), metrics: NodeMetrics = NodeMetrics(),
+                wire: WireCounters? = nil) {
         self.node = node
         self.region = region
         self.store = store
@@ -37,6 +42,8 @@ public struct NodeAPI: Sendable {
         self.now = now
         self.maxBodyBytes = maxBodyBytes
         self.waitLimit = waitLimit
+        self.metrics = metrics
+        self.wire = wire
     }
 }
 
@@ -77,9 +84,31 @@ struct APIErrorMiddleware: RouterMiddleware {
     }
 }
 
+/// Counts every request and its duration by route pattern, method and status.
+struct RequestMetricsMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let metrics: NodeMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            let response = try await next(request, context)
+            metrics.request(method: request.method.rawValue, route: context.endpointPath ?? "unmatched", status: response.status.code,
+                            duration: clock.now - start)
+            return response
+        } catch {
+            let status = (error as? any HTTPResponseError)?.status.code ?? 500
+            metrics.request(method: request.method.rawValue, route: context.endpointPath ?? "unmatched", status: status, duration: clock.now - start)
+            throw error
+        }
+    }
+}
+
 /// The routes of DESIGN.md §5.
 public func buildRouter(_ api: NodeAPI) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: RequestMetricsMiddleware(metrics: api.metrics))
     router.add(middleware: APIErrorMiddleware())
     let handlers = APIHandlers(api: api)
     router.get("/v1/health") { _, _ in
@@ -88,6 +117,13 @@ public func buildRouter(_ api: NodeAPI) -> Router<BasicRequestContext> {
     router.get("/v1/openapi.yaml") { request, _ in
         _ = try handlers.authenticate(request)
         return try handlers.openAPI()
+    }
+    router.get("/metrics") { request, _ in
+        _ = try handlers.authenticate(request)
+        let peers = await api.peers?() ?? []
+        let text = api.metrics.render(store: api.store, peers: peers, wire: api.wire)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
     router.get("/v1/digest") { request, _ in
         _ = try handlers.authenticate(request)

@@ -110,6 +110,7 @@ public func runNode(_ settings: NodeSettings, logger: Logger) async throws {
     var services: [any Service] = [StoreService(store: store)]
     var peerStatus: (@Sendable () async -> [PeerStatus])?
     var committed: (@Sendable () async -> Void)?
+    var wire: WireCounters?
     if !settings.peers.isEmpty {
         guard let tlsDirectory = settings.tlsDirectory else {
             await store.close()
@@ -124,7 +125,9 @@ public func runNode(_ settings: NodeSettings, logger: Logger) async throws {
             throw NodeStartError("cannot load the TLS files of node \(settings.node) from \(tlsDirectory): \(error)")
         }
         let shell = ReplicationShell(node: settings.node, peers: ids, store: store, logger: logger)
-        let transport = Transport(settings: transportSettings, logger: logger)
+        let counters = WireCounters()
+        wire = counters
+        let transport = Transport(settings: transportSettings, logger: logger, counters: counters)
         services.append(ReplicationService(shell: shell, transport: transport, settings: settings, logger: logger))
         peerStatus = {
             await shell.peerStatus().map { item in
@@ -134,7 +137,8 @@ public func runNode(_ settings: NodeSettings, logger: Logger) async throws {
         }
         committed = { await shell.committed() }
     }
-    let api = NodeAPI(node: settings.node, region: settings.region, store: store, tokens: tokens, peers: peerStatus, committed: committed)
+    let api = NodeAPI(node: settings.node, region: settings.region, store: store, tokens: tokens, peers: peerStatus, committed: committed,
+                      wire: wire)
     let app = Application(router: buildRouter(api),
                           server: .http1(configuration: .init(idleTimeout: .seconds(60))),
                           configuration: .init(address: .hostname(settings.apiHost, port: settings.apiPort), serverName: "casemesh-\(settings.node)"),

@@ -11,6 +11,8 @@ public struct CommitStatistics: Sendable, Equatable {
     /// Time from handing a batch to the database to its durable commit
     /// (applying, the commit itself with its fsync, and waiting for the writer).
     public var committing = Duration.zero
+    /// Remote writes refused because their hybrid time was too far ahead of our clock.
+    public var clockRejections = 0
 
     public init() {}
 

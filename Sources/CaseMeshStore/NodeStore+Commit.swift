@@ -184,6 +184,7 @@ extension NodeStore {
         do {
             reading = try state.clock.receive(remoteTime)
         } catch {
+            statistics.withLock { $0.clockRejections += 1 }
             throw StoreError.clockSkew(error.description)
         }
         if let bound = reading.upperBoundToPersist { try persistClockBound(bound, db: db) }

@@ -149,6 +149,7 @@ public struct Transport: Sendable {
                             try await run(connection, expecting: nil, session: session)
                         } catch {
                             // One bad connection never stops the listener.
+                            counters?.recordRefusal()
                             logger.warning("refused or lost an incoming peer connection",
                                            metadata: ["node": "\(settings.node)", "peer_address": "\(address)", "reason": "\(error)"])
                         }

@@ -41,6 +41,13 @@ public final class WireCounters: Sendable {
         state.withLock { $0.received[Self.kind(message), default: Count()].add(bytes) }
     }
 
+    private let refusals = Mutex(0)
+
+    /// Incoming connections refused (bad certificate, wrong identity, bad hello or frame).
+    public var refusedConnections: Int { refusals.withLock { $0 } }
+
+    func recordRefusal() { refusals.withLock { $0 += 1 } }
+
     public var sent: [String: Count] { state.withLock { $0.sent } }
     public var received: [String: Count] { state.withLock { $0.received } }
 

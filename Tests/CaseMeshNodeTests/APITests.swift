@@ -314,3 +314,24 @@ import Testing
         }
     }
 }
+
+@Suite struct APIMetricsTests {
+    @Test func metricsCountRequestsAndCommitsAndNeedAToken() async throws {
+        try await withAPI { fixture, client in
+            _ = try await createCase(fixture, client)
+            try await client.execute(uri: "/v1/cases/nope", method: .get, headers: fixture.headers("viewer")) { _ in }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(response.status == .ok)
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"casemesh_http_requests_total{method="POST",route="/v1/cases",status="201"} 1"#), "\(text)")
+                #expect(text.contains(#"casemesh_http_requests_total{method="GET",route="/v1/cases/{id}",status="404"} 1"#))
+                #expect(text.contains("casemesh_commits_total 1"))
+                #expect(text.contains("casemesh_cases 1"))
+                #expect(text.contains("casemesh_http_request_duration_seconds"))
+            }
+        }
+    }
+}
