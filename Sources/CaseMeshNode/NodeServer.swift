@@ -73,7 +73,10 @@ struct ReplicationService: Service {
     let logger: Logger
 
     func run() async throws {
-        try await withGracefulShutdownHandler {
+        // On shutdown the ticks, the listener and the peer loops are
+        // cancelled; the HTTP server has stopped before (services stop in
+        // reverse order), and the store closes after.
+        try await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await shell.runTicks(every: .milliseconds(50)) }
                 group.addTask {
@@ -91,9 +94,8 @@ struct ReplicationService: Service {
                 try await group.next()
                 group.cancelAll()
             }
-        } onGracefulShutdown: {
-            logger.info("closing peer connections")
         }
+        logger.info("peer connections closed")
     }
 }
 
