@@ -65,6 +65,10 @@ public enum CaseField: String, DomainEnum {
         case region
     }
 
+    /// 9999-12-31T23:59:59.999Z in Unix milliseconds: later times are
+    /// refused so date arithmetic and display never overflow.
+    public static let latestTime: Int64 = 253_402_300_799_999
+
     public var kind: Kind {
         switch self {
         case .title: return .text(maxLength: 200)
@@ -106,7 +110,9 @@ public enum CaseField: String, DomainEnum {
             guard range.contains(n) else { throw .invalid(name, "\(name) must be between \(range.lowerBound) and \(range.upperBound) minutes (got \(n))") }
             return value
         case let (.time, .time(ms)):
-            guard ms >= 0 else { throw .invalid(name, "\(name) must be after 1970-01-01") }
+            guard (0...CaseField.latestTime).contains(ms) else {
+                throw .invalid(name, "\(name) must be between 1970-01-01 and 9999-12-31")
+            }
             return value
         case let (.region, .text(raw)):
             _ = try Region(raw, field: name)

@@ -35,6 +35,9 @@ struct APIHandlers: Sendable {
     }
 
     func body(_ request: Request, allowed: Set<String>) async throws -> RequestObject {
+        if let type = request.headers[.contentType], !Self.isJSON(type) {
+            throw APIError(.unsupportedMediaType, "unsupported_media_type", "the body must be JSON (Content-Type: application/json), not \(type)")
+        }
         var request = request
         let buffer: ByteBuffer
         do {
@@ -43,6 +46,12 @@ struct APIHandlers: Sendable {
             throw APIError(.contentTooLarge, "too_large", "the body is larger than \(api.maxBodyBytes) bytes")
         }
         return try RequestObject(Data(buffer.readableBytesView), allowed: allowed)
+    }
+
+    /// `application/json` or a `+json` type, parameters (charset) aside.
+    static func isJSON(_ contentType: String) -> Bool {
+        let type = contentType.split(separator: ";", maxSplits: 1)[0].trimmingCharacters(in: .whitespaces).lowercased()
+        return type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json"))
     }
 
     func caseID(_ context: BasicRequestContext) throws(APIError) -> CaseID {
@@ -138,10 +147,7 @@ struct APIHandlers: Sendable {
         let (digest, cases) = api.store.digest
         let peers = await api.peers?() ?? []
         let peerValues: [JSONValue] = peers.map { peer in
-            let lag = applied.reduce(UInt64(0)) { total, item in
-                let acked = peer.acknowledged[item.key] ?? 0
-                return item.key == peer.id ? total : total + (item.value > acked ? item.value - acked : 0)
-            }
+            let lag = peer.lag(behind: applied)
             return .object([
                 "id": .string(peer.id.rawValue),
                 "state": .string(peer.alive ? "up" : peer.connected ? "suspect" : "down"),
@@ -202,13 +208,22 @@ struct APIHandlers: Sendable {
             return try input.integer(name).map(FieldValue.number)
         case .time:
             if case let .string(text)? = input.fields[name] {
-                guard let date = ISO8601DateFormatter().date(from: text) else {
-                    throw APIError.invalid("\(name) must be Unix milliseconds or an ISO 8601 time such as 2026-12-01T09:00:00Z", field: name)
+                let millis = Self.parseTime(text).map { ($0.timeIntervalSince1970 * 1000).rounded() }
+                guard let millis, (0...Double(CaseField.latestTime)).contains(millis) else {
+                    throw APIError.invalid("\(name) must be Unix milliseconds or an ISO 8601 time such as 2026-12-01T09:00:00Z, between 1970 and 9999", field: name)
                 }
-                return .time(Int64(date.timeIntervalSince1970 * 1000))
+                return .time(Int64(millis))
             }
             return try input.integer(name).map(FieldValue.time)
         }
+    }
+
+    /// An ISO 8601 internet time, with or without fractional seconds.
+    static func parseTime(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
     }
 
     func show(_ request: Request, _ context: BasicRequestContext) async throws -> Response {

@@ -10,16 +10,13 @@ enum CausalToken {
 
     static func encode(_ positions: LogPositions) -> String {
         let text = positions.sorted { $0.key < $1.key }.map { "\($0.key.rawValue):\($0.value)" }.joined(separator: ",")
-        return Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        return Base64URL.encode(text.utf8)
     }
 
     static func decode(_ token: String) throws(APIError) -> LogPositions {
         let invalid = APIError.badRequest("after is not a causal token (use the CaseMesh-Causal-Token header of a write)", field: "after")
         guard token.utf8.count <= 4_096 else { throw invalid }
-        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8), !text.isEmpty else { throw invalid }
+        guard let data = Base64URL.decode(token), let text = String(data: data, encoding: .utf8), !text.isEmpty else { throw invalid }
         var positions: LogPositions = [:]
         for item in text.split(separator: ",", omittingEmptySubsequences: false) {
             let parts = item.split(separator: ":", omittingEmptySubsequences: false)

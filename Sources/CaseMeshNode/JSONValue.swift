@@ -77,7 +77,7 @@ struct RequestObject {
 
     func string(_ name: String) throws(APIError) -> String? {
         switch fields[name] {
-        case nil, .null?: return nil
+        case nil: return nil
         case let .string(value)?: return value
         case let other?: throw .badRequest("\(name) must be a string, not \(other.typeName)", field: name)
         }
@@ -90,7 +90,7 @@ struct RequestObject {
 
     func bool(_ name: String) throws(APIError) -> Bool? {
         switch fields[name] {
-        case nil, .null?: return nil
+        case nil: return nil
         case let .bool(value)?: return value
         case let other?: throw .badRequest("\(name) must be true or false, not \(other.typeName)", field: name)
         }
@@ -98,7 +98,7 @@ struct RequestObject {
 
     func integer(_ name: String) throws(APIError) -> Int64? {
         switch fields[name] {
-        case nil, .null?: return nil
+        case nil: return nil
         case let .int(value)?: return value
         case let other?: throw .badRequest("\(name) must be a whole number, not \(other.typeName)", field: name)
         }

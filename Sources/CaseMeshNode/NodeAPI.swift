@@ -27,12 +27,14 @@ public struct NodeAPI: Sendable {
     public var metrics: NodeMetrics
     /// The transport's frame counters (replication metrics); nil on a single node.
     public var wire: WireCounters?
+    /// Longest a request may run before it is stopped with a 503.
+    public var requestTimeout: Duration
 
     public init(node: ReplicaID, region: Region, store: NodeStore, tokens: TokenFile,
                 peers: (@Sendable () async -> [PeerStatus])? = nil, committed: (@Sendable () async -> Void)? = nil,
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
                 maxBodyBytes: Int = 1 << 20, waitLimit: Duration = .seconds(5), metrics: NodeMetrics = NodeMetrics(),
-                wire: WireCounters? = nil) {
+                wire: WireCounters? = nil, requestTimeout: Duration = .seconds(30)) {
         self.node = node
         self.region = region
         self.store = store
@@ -44,6 +46,7 @@ public struct NodeAPI: Sendable {
         self.waitLimit = waitLimit
         self.metrics = metrics
         self.wire = wire
+        self.requestTimeout = requestTimeout
     }
 }
 
@@ -61,6 +64,17 @@ public struct PeerStatus: Sendable {
         self.alive = alive
         self.millisSinceHeard = millisSinceHeard
         self.acknowledged = acknowledged
+    }
+}
+
+extension PeerStatus {
+    /// Log entries this node has applied that the peer has not acknowledged
+    /// (its own entries aside: it wrote them).
+    func lag(behind applied: LogPositions) -> UInt64 {
+        applied.reduce(UInt64(0)) { total, item in
+            let acked = acknowledged[item.key] ?? 0
+            return item.key == id ? total : total + (item.value > acked ? item.value - acked : 0)
+        }
     }
 }
 
@@ -105,49 +119,109 @@ struct RequestMetricsMiddleware: RouterMiddleware {
     }
 }
 
-/// The routes of DESIGN.md §5.
+/// Stops a handler that runs longer than `limit` with a 503, so a stuck
+/// request cannot hold a connection forever. (`?after=` and `?replicas=`
+/// give up on their own well before.)
+struct RequestTimeoutMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let limit: Duration
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try await withoutActuallyEscaping(next) { next in
+            // The task group below awaits both children before it returns,
+            // so `next` never outlives this call.
+            let handler = UncheckedSendable(next)
+            return try await withThrowingTaskGroup(of: Response?.self) { group in
+                group.addTask { try await handler.value(request, context) }
+                group.addTask {
+                    try await Task.sleep(for: limit)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let response = try await group.next()! else {
+                    throw APIError(.serviceUnavailable, "timeout", "the request took longer than \(limit) and was stopped; retry")
+                }
+                return response
+            }
+        }
+    }
+}
+
+/// A value handed to a child task that provably ends before the value's
+/// scope does.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// The routes of DESIGN.md §5. A known path asked with a method it does not
+/// serve answers 405 with `Allow`; `OPTIONS` lists the methods.
 public func buildRouter(_ api: NodeAPI) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware(metrics: api.metrics))
     router.add(middleware: APIErrorMiddleware())
+    router.add(middleware: RequestTimeoutMiddleware(limit: api.requestTimeout))
     let handlers = APIHandlers(api: api)
-    router.get("/v1/health") { _, _ in
+    var served: [(path: RouterPath, methods: [HTTPRequest.Method])] = []
+    func on(_ method: HTTPRequest.Method, _ path: RouterPath,
+            _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) {
+        router.on(path, method: method, use: handler)
+        if let index = served.firstIndex(where: { $0.path.description == path.description }) {
+            served[index].methods.append(method)
+        } else {
+            served.append((path, [method]))
+        }
+    }
+    on(.get, "/v1/health") { _, _ in
         handlers.json(.object(["node": .string(api.node.rawValue), "region": .string(api.region.rawValue), "status": .string("ok")]))
     }
-    router.get("/v1/openapi.yaml") { request, _ in
+    on(.get, "/v1/openapi.yaml") { request, _ in
         _ = try handlers.authenticate(request)
         return try handlers.openAPI()
     }
-    router.get("/metrics") { request, _ in
+    on(.get, "/metrics") { request, _ in
         _ = try handlers.authenticate(request)
         let peers = await api.peers?() ?? []
         let text = api.metrics.render(store: api.store, peers: peers, wire: api.wire)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
-    router.get("/v1/digest") { request, _ in
+    on(.get, "/v1/digest") { request, _ in
         _ = try handlers.authenticate(request)
         let (digest, cases) = api.store.digest
         return handlers.json(.object(["digest": .string(digest.hex), "cases": .int(Int64(cases))]))
     }
-    router.get("/v1/cluster") { request, _ in
+    on(.get, "/v1/cluster") { request, _ in
         _ = try handlers.authenticate(request)
         return await handlers.cluster()
     }
-    router.post("/v1/cases") { request, context in try await handlers.create(request, context) }
-    router.get("/v1/cases") { request, _ in try await handlers.list(request) }
-    router.get("/v1/cases/:id") { request, context in try await handlers.show(request, context) }
-    router.patch("/v1/cases/:id") { request, context in try await handlers.patch(request, context) }
-    router.get("/v1/cases/:id/timeline") { request, context in try await handlers.timeline(request, context) }
-    router.post("/v1/cases/:id/notes") { request, context in try await handlers.addNote(request, context) }
-    router.delete("/v1/cases/:id/notes/:noteId") { request, context in try await handlers.removeNote(request, context) }
-    router.put("/v1/cases/:id/attendees/:attendeeId") { request, context in try await handlers.putAttendee(request, context) }
-    router.delete("/v1/cases/:id/attendees/:attendeeId") { request, context in try await handlers.removeAttendee(request, context) }
-    router.post("/v1/cases/:id/troubleshooting") { request, context in try await handlers.troubleshooting(request, context) }
-    router.post("/v1/cases/:id/approvals") { request, context in try await handlers.approve(request, context) }
-    router.post("/v1/cases/:id/escalate") { request, context in try await handlers.escalate(request, context) }
-    router.post("/v1/cases/:id/deescalate") { request, context in try await handlers.deescalate(request, context) }
-    router.post("/v1/cases/:id/resolve") { request, context in try await handlers.resolve(request, context) }
-    router.get("/v1/reports/daily") { request, _ in try await handlers.dailyReport(request) }
+    on(.post, "/v1/cases") { request, context in try await handlers.create(request, context) }
+    on(.get, "/v1/cases") { request, _ in try await handlers.list(request) }
+    on(.get, "/v1/cases/:id") { request, context in try await handlers.show(request, context) }
+    on(.patch, "/v1/cases/:id") { request, context in try await handlers.patch(request, context) }
+    on(.get, "/v1/cases/:id/timeline") { request, context in try await handlers.timeline(request, context) }
+    on(.post, "/v1/cases/:id/notes") { request, context in try await handlers.addNote(request, context) }
+    on(.delete, "/v1/cases/:id/notes/:noteId") { request, context in try await handlers.removeNote(request, context) }
+    on(.put, "/v1/cases/:id/attendees/:attendeeId") { request, context in try await handlers.putAttendee(request, context) }
+    on(.delete, "/v1/cases/:id/attendees/:attendeeId") { request, context in try await handlers.removeAttendee(request, context) }
+    on(.post, "/v1/cases/:id/troubleshooting") { request, context in try await handlers.troubleshooting(request, context) }
+    on(.post, "/v1/cases/:id/approvals") { request, context in try await handlers.approve(request, context) }
+    on(.post, "/v1/cases/:id/escalate") { request, context in try await handlers.escalate(request, context) }
+    on(.post, "/v1/cases/:id/deescalate") { request, context in try await handlers.deescalate(request, context) }
+    on(.post, "/v1/cases/:id/resolve") { request, context in try await handlers.resolve(request, context) }
+    on(.get, "/v1/reports/daily") { request, _ in try await handlers.dailyReport(request) }
+
+    let methods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .trace, HTTPRequest.Method("QUERY")!]
+    for (path, allowed) in served {
+        let allow = (allowed + (allowed.contains(.get) ? [.head] : []) + [.options]).map(\.rawValue).joined(separator: ", ")
+        router.on(path, method: .options) { _, _ in Response(status: .noContent, headers: [.allow: allow]) }
+        for method in methods where !allowed.contains(method) && !(method == .head && allowed.contains(.get)) {
+            router.on(path, method: method) { request, _ -> Response in
+                var error = APIError(.methodNotAllowed, "method_not_allowed", "\(request.method.rawValue) is not allowed here; use \(allow)")
+                error.headers[.allow] = allow
+                throw error
+            }
+        }
+    }
     return router
 }

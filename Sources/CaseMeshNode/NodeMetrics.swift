@@ -53,10 +53,7 @@ public final class NodeMetrics: Sendable {
         gauge("casemesh_cases", help: "Cases held by this node.", Double(cases))
         let applied = store.appliedPositions
         for peer in peers {
-            let lag = applied.reduce(UInt64(0)) { sum, item in
-                let acked = peer.acknowledged[item.key] ?? 0
-                return item.key == peer.id ? sum : sum + (item.value > acked ? item.value - acked : 0)
-            }
+            let lag = peer.lag(behind: applied)
             gauge("casemesh_peer_lag_operations", [("peer", peer.id.rawValue)], help: "Log entries this node holds that the peer has not acknowledged.", Double(lag))
             let seconds = lag == 0 ? 0 : Double(peer.millisSinceHeard ?? 0) / 1000
             gauge("casemesh_peer_lag_seconds", [("peer", peer.id.rawValue)],

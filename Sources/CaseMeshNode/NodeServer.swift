@@ -35,6 +35,10 @@ public struct NodeSettings: Sendable {
     public var tokensFile: String
     public var durability: Durability
     public var cluster: String
+    /// How long `?after=` and `?replicas=` wait at most.
+    public var waitLimit: Duration = .seconds(5)
+    /// Longest a request may run (503 beyond).
+    public var requestTimeout: Duration = .seconds(30)
 
     public init(node: ReplicaID, region: Region, dataDirectory: String, apiHost: String, apiPort: Int, gossipHost: String, gossipPort: Int,
                 peers: [Peer], tlsDirectory: String?, tokensFile: String, durability: Durability = .full, cluster: String = "casemesh") {
@@ -140,7 +144,7 @@ public func runNode(_ settings: NodeSettings, logger: Logger) async throws {
         committed = { await shell.committed() }
     }
     let api = NodeAPI(node: settings.node, region: settings.region, store: store, tokens: tokens, peers: peerStatus, committed: committed,
-                      wire: wire)
+                      waitLimit: settings.waitLimit, wire: wire, requestTimeout: settings.requestTimeout)
     let app = Application(router: buildRouter(api),
                           server: .http1(configuration: .init(idleTimeout: .seconds(60))),
                           configuration: .init(address: .hostname(settings.apiHost, port: settings.apiPort), serverName: "casemesh-\(settings.node)"),

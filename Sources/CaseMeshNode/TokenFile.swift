@@ -90,8 +90,7 @@ public struct TokenFile: Sendable {
         var bytes = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
-        let token = "cm_" + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let token = "cm_" + Base64URL.encode(bytes)
         let entry = Entry(name: trimmed, role: role, region: region?.rawValue, sha256: hash(token))
         do {
             let encoder = JSONEncoder()

@@ -96,6 +96,12 @@ extension NodeStore {
         case let .create(draft, actor):
             let id = try draft.id ?? CaseID(UUID().uuidString.lowercased())
             if let existing = try loadCase(id, db: db, cache: &cache) {
+                // A retry must still be a valid request: bad input is refused
+                // the same way whether or not the case exists.
+                let retry = NewCase(id: id, number: existing.state.header.number, region: configuration.region, title: draft.title,
+                                    customer: draft.customer, product: draft.product, severity: draft.severity, level: draft.level,
+                                    fields: draft.fields)
+                _ = try CaseState.create(retry, context: CommandContext(replica: configuration.replica, time: .zero, actor: actor))
                 return .write(WriteOutcome(state: existing.state, delta: nil, position: nil, followUpPosition: nil, created: false))
             }
             let (number, sequence) = try nextCaseNumber(db: db)

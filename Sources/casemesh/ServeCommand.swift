@@ -47,6 +47,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("full (default: survives power loss), normal (survives a crash) or off.", valueName: "MODE"))
     var durability: String?
 
+    @Option(name: .customLong("wait-limit"), help: ArgumentHelp("Seconds ?after= and ?replicas= wait at most (default 5).", valueName: "SECONDS"))
+    var waitLimit: String?
+
+    @Option(name: .customLong("request-timeout"), help: ArgumentHelp("Seconds a request may run before it is stopped with a 503 (default 30).", valueName: "SECONDS"))
+    var requestTimeout: String?
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info (default), notice, warning, error or critical.", valueName: "LEVEL"))
     var logLevel: String?
 
@@ -97,7 +103,7 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    static let knownSettings: Set<String> = ["node-id", "region", "data-dir", "api-listen", "gossip-listen", "peer", "tls-dir", "tokens", "durability", "log-level"]
+    static let knownSettings: Set<String> = ["node-id", "region", "data-dir", "api-listen", "gossip-listen", "peer", "tls-dir", "tokens", "durability", "log-level", "wait-limit", "request-timeout"]
 
     private func setting(_ name: String, _ flag: String?) throws -> String? {
         if let flag { return flag }
@@ -116,6 +122,15 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--\(setting) \"\(text)\" is not HOST:PORT (e.g. 127.0.0.1:8080)")
         }
         return (String(text[..<colon]), port)
+    }
+
+    /// A positive number of seconds, at most an hour.
+    private func seconds(_ name: String, _ flag: String?, default value: Double) throws -> Duration {
+        guard let text = try setting(name, flag) else { return .milliseconds(Int64(value * 1000)) }
+        guard let number = Double(text), number > 0, number <= 3600 else {
+            throw ValidationError("--\(name) \"\(text)\" is not a number of seconds between 0 and 3600")
+        }
+        return .milliseconds(Int64(number * 1000))
     }
 
     func resolve() throws -> NodeSettings {
@@ -149,8 +164,14 @@ struct Serve: AsyncParsableCommand {
         guard let parsedDurability = Durability(rawValue: durabilityText) else {
             throw ValidationError("--durability \"\(durabilityText)\" is not one of: \(Durability.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        return NodeSettings(node: node, region: parsedRegion, dataDirectory: try required("data-dir", dataDir), apiHost: api.host, apiPort: api.port,
-                            gossipHost: gossip.host, gossipPort: gossip.port, peers: parsedPeers, tlsDirectory: tls,
-                            tokensFile: try required("tokens", tokens), durability: parsedDurability)
+        var settings = NodeSettings(node: node, region: parsedRegion, dataDirectory: try required("data-dir", dataDir), apiHost: api.host, apiPort: api.port,
+                                    gossipHost: gossip.host, gossipPort: gossip.port, peers: parsedPeers, tlsDirectory: tls,
+                                    tokensFile: try required("tokens", tokens), durability: parsedDurability)
+        settings.waitLimit = try seconds("wait-limit", waitLimit, default: 5)
+        settings.requestTimeout = try seconds("request-timeout", requestTimeout, default: 30)
+        guard settings.requestTimeout > settings.waitLimit else {
+            throw ValidationError("--request-timeout must be longer than --wait-limit, or waiting reads and writes would be cut off")
+        }
+        return settings
     }
 }

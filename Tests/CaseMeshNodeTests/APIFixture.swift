@@ -17,7 +17,8 @@ struct APIFixture {
     /// Tokens by name: viewer, engineer (EMEA), amer-engineer, manager (EMEA regional manager), global.
     let tokens: [String: String]
 
-    static func make(waitLimit: Duration = .milliseconds(300), maxBodyBytes: Int = 64 * 1024) throws -> APIFixture {
+    static func make(waitLimit: Duration = .milliseconds(300), maxBodyBytes: Int = 64 * 1024,
+                     requestTimeout: Duration = .seconds(30)) throws -> APIFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("casemesh-api-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let file = directory + "/tokens"
@@ -30,7 +31,7 @@ struct APIFixture {
         let store = try NodeStore.open(StoreConfiguration(dataDirectory: directory + "/data", replica: ReplicaID("emea"), region: Region("EMEA")),
                                        wallClock: SystemWallClock(), logger: Logger(label: "casemesh.api-tests"))
         let api = NodeAPI(node: ReplicaID("emea"), region: try Region("EMEA"), store: store, tokens: try TokenFile.load(file),
-                          maxBodyBytes: maxBodyBytes, waitLimit: waitLimit)
+                          maxBodyBytes: maxBodyBytes, waitLimit: waitLimit, requestTimeout: requestTimeout)
         return APIFixture(directory: directory, store: store, app: Application(router: buildRouter(api)), tokens: tokens)
     }
 
@@ -67,8 +68,9 @@ func errorCode(_ response: TestResponse) -> String? {
 
 let newCase = #"{"title":"Checkout fails after upgrade","customer":"Acme","product":"Payments","severity":"sev2"}"#
 
-func withAPI(waitLimit: Duration = .milliseconds(300), _ body: @escaping @Sendable (APIFixture, any TestClientProtocol) async throws -> Void) async throws {
-    let fixture = try APIFixture.make(waitLimit: waitLimit)
+func withAPI(waitLimit: Duration = .milliseconds(300), requestTimeout: Duration = .seconds(30),
+             _ body: @escaping @Sendable (APIFixture, any TestClientProtocol) async throws -> Void) async throws {
+    let fixture = try APIFixture.make(waitLimit: waitLimit, requestTimeout: requestTimeout)
     do {
         try await fixture.app.test(.router) { client in try await body(fixture, client) }
     } catch {

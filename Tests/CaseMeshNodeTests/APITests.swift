@@ -127,6 +127,11 @@ import Testing
         (#"{"title":"t","customer":"c","product":"p","severity":"sev1","colour":"red"}"#, 400, "bad_request", "colour"),
         (#"{"title":5,"customer":"c","product":"p","severity":"sev1"}"#, 400, "bad_request", "title"),
         (#"{"title":"t","customer":"c","product":"p","severity":"sev1","id":"has space"}"#, 422, "validation_failed", "id"),
+        (#"{"title":null,"customer":"c","product":"p","severity":"sev1"}"#, 400, "bad_request", "title"),
+        (#"{"title":"  ","customer":"c","product":"p","severity":"sev1"}"#, 422, "validation_failed", "title"),
+        (#"{"title":"t","customer":"c","product":"p","severity":"sev1","criticalMilestone":253402300800000}"#, 422, "validation_failed", "criticalMilestone"),
+        (#"{"title":"t","customer":"c","product":"p","severity":"sev1","criticalMilestone":"10000-01-01T00:00:00Z"}"#, 422, "validation_failed", "criticalMilestone"),
+        (#"{"title":"t","customer":"c","product":"p","severity":"sev1","criticalMilestone":"1969-12-31T23:59:59Z"}"#, 422, "validation_failed", "criticalMilestone"),
         (#"["not","an","object"]"#, 400, "bad_request", nil),
         (#"{"title":"t","#, 400, "bad_request", nil),
         ("", 400, "bad_request", nil),
@@ -155,6 +160,68 @@ import Testing
                 #expect(parsed(response)["status"]?.string == "new")
                 #expect(parsed(response)["fields"]?["owner"] == nil)
             }
+        }
+    }
+
+    @Test func criticalMilestoneTakesMillisOrISOTimesWithFractions() async throws {
+        try await withAPI { fixture, client in
+            let id = try await createCase(fixture, client)
+            for (value, millis) in [("1764579600000", Int64(1_764_579_600_000)), (#""2025-12-01T09:00:00Z""#, 1_764_579_600_000),
+                                    (#""2025-12-01T10:00:00.250+01:00""#, 1_764_579_600_250)] {
+                try await client.execute(uri: "/v1/cases/\(id)", method: .patch, headers: fixture.headers("engineer"),
+                                         body: ByteBuffer(string: #"{"criticalMilestone":\#(value)}"#)) { response in
+                    #expect(response.status == .ok, "\(value): \(String(buffer: response.body))")
+                    #expect(parsed(response)["fields"]?["criticalMilestone"]?.int == millis, "\(value)")
+                }
+            }
+        }
+    }
+
+    /// A known path asked with another method: 405 naming the methods it
+    /// serves; OPTIONS lists them. A body that says it is not JSON: 415.
+    @Test func wrongMethodsAndContentTypes() async throws {
+        try await withAPI { fixture, client in
+            for (method, path, allow) in [(HTTPRequest.Method.post, "/metrics", "GET, HEAD, OPTIONS"),
+                                          (.delete, "/v1/cases", "POST, GET, HEAD, OPTIONS"),
+                                          (.put, "/v1/cases/x/notes", "POST, OPTIONS"),
+                                          (.trace, "/v1/health", "GET, HEAD, OPTIONS")] {
+                try await client.execute(uri: path, method: method, headers: fixture.headers("global")) { response in
+                    #expect(response.status == .methodNotAllowed, "\(method) \(path)")
+                    #expect(response.headers[.allow] == allow)
+                    #expect(errorCode(response) == "method_not_allowed")
+                }
+            }
+            try await client.execute(uri: "/v1/cases/x", method: .options, headers: fixture.headers(nil)) { response in
+                #expect(response.status == .noContent)
+                #expect(response.headers[.allow] == "GET, PATCH, HEAD, OPTIONS")
+            }
+            var plain = fixture.headers("engineer")
+            plain[.contentType] = "text/plain"
+            try await client.execute(uri: "/v1/cases", method: .post, headers: plain, body: ByteBuffer(string: newCase)) { response in
+                #expect(response.status == .unsupportedMediaType)
+                #expect(errorCode(response) == "unsupported_media_type")
+            }
+            #expect(fixture.store.digest.cases == 0)
+            var mergePatch = fixture.headers("engineer")
+            mergePatch[.contentType] = "application/merge-patch+json; charset=utf-8"
+            try await client.execute(uri: "/v1/cases", method: .post, headers: mergePatch, body: ByteBuffer(string: newCase)) { response in
+                #expect(response.status == .created)
+            }
+        }
+    }
+
+    /// A request that outlives the request timeout is stopped with a 503.
+    @Test func slowRequestsAreStoppedAtTheTimeout() async throws {
+        try await withAPI(waitLimit: .seconds(10), requestTimeout: .milliseconds(200)) { fixture, client in
+            let id = try await createCase(fixture, client)
+            let unseen = Data("amer:5".utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+            let clock = ContinuousClock()
+            let started = clock.now
+            try await client.execute(uri: "/v1/cases/\(id)?after=\(unseen)", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(errorCode(response) == "timeout")
+            }
+            #expect(clock.now - started < .seconds(5))
         }
     }
 

@@ -143,6 +143,10 @@ import CaseMeshDomain
             #expect(retry.position == nil)
             #expect(try StoreSnapshot(store) == before)
 
+            // A retry is still checked: bad input is refused as for a new case.
+            await #expect(throws: StoreError.self) { try await store.create(draft(id: "client-42", title: "  "), actor: actor) }
+            #expect(try StoreSnapshot(store) == before)
+
             let next = try await store.create(draft(title: "Other"), actor: actor)
             #expect(next.state.header.number == "EMEA-000002")
             await store.close()
