@@ -29,12 +29,16 @@ public struct NodeAPI: Sendable {
     public var wire: WireCounters?
     /// Longest a request may run before it is stopped with a 503.
     public var requestTimeout: Duration
+    /// Request log: writes at info, reads at debug, server faults at error;
+    /// ids and outcomes only, never request or case content.
+    public var logger: Logger
 
     public init(node: ReplicaID, region: Region, store: NodeStore, tokens: TokenFile,
                 peers: (@Sendable () async -> [PeerStatus])? = nil, committed: (@Sendable () async -> Void)? = nil,
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
                 maxBodyBytes: Int = 1 << 20, waitLimit: Duration = .seconds(5), metrics: NodeMetrics = NodeMetrics(),
-                wire: WireCounters? = nil, requestTimeout: Duration = .seconds(30)) {
+                wire: WireCounters? = nil, requestTimeout: Duration = .seconds(30),
+                logger: Logger = Logger(label: "casemesh.api")) {
         self.node = node
         self.region = region
         self.store = store
@@ -47,6 +51,7 @@ public struct NodeAPI: Sendable {
         self.metrics = metrics
         self.wire = wire
         self.requestTimeout = requestTimeout
+        self.logger = logger
     }
 }
 
@@ -119,6 +124,42 @@ struct RequestMetricsMiddleware: RouterMiddleware {
     }
 }
 
+/// Logs each request with the node, method, route, status, case id and
+/// duration as metadata. Bodies and query text are never logged: case
+/// content belongs to customers.
+struct RequestLogMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            let response = try await next(request, context)
+            log(request, context, status: response.status.code, duration: clock.now - start, reason: nil)
+            return response
+        } catch {
+            let apiError = error as? APIError
+            let status = (error as? any HTTPResponseError)?.status.code ?? 500
+            log(request, context, status: status, duration: clock.now - start, reason: apiError?.code ?? "\(type(of: error))")
+            throw error
+        }
+    }
+
+    private func log(_ request: Request, _ context: Context, status: Int, duration: Duration, reason: String?) {
+        let write = request.method != .get && request.method != .head && request.method != .options
+        let level: Logger.Level = status >= 500 ? .error : write ? .info : .debug
+        guard logger.logLevel <= level else { return }
+        var metadata: Logger.Metadata = [
+            "method": "\(request.method.rawValue)", "route": "\(context.endpointPath ?? "unmatched")", "status": "\(status)",
+            "ms": "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)",
+        ]
+        if let id = context.parameters.get("id") { metadata["case"] = "\(id)" }
+        if let reason { metadata["error"] = "\(reason)" }
+        logger.log(level: level, "request", metadata: metadata)
+    }
+}
+
 /// Stops a handler that runs longer than `limit` with a 503, so a stuck
 /// request cannot hold a connection forever. (`?after=` and `?replicas=`
 /// give up on their own well before.)
@@ -159,6 +200,7 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 public func buildRouter(_ api: NodeAPI) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware(metrics: api.metrics))
+    router.add(middleware: RequestLogMiddleware(logger: api.logger))
     router.add(middleware: APIErrorMiddleware())
     router.add(middleware: RequestTimeoutMiddleware(limit: api.requestTimeout))
     let handlers = APIHandlers(api: api)

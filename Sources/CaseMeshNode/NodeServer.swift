@@ -144,7 +144,8 @@ public func runNode(_ settings: NodeSettings, logger: Logger) async throws {
         committed = { await shell.committed() }
     }
     let api = NodeAPI(node: settings.node, region: settings.region, store: store, tokens: tokens, peers: peerStatus, committed: committed,
-                      waitLimit: settings.waitLimit, wire: wire, requestTimeout: settings.requestTimeout)
+                      waitLimit: settings.waitLimit, wire: wire, requestTimeout: settings.requestTimeout,
+                      logger: logger)
     let app = Application(router: buildRouter(api),
                           server: .http1(configuration: .init(idleTimeout: .seconds(60))),
                           configuration: .init(address: .hostname(settings.apiHost, port: settings.apiPort), serverName: "casemesh-\(settings.node)"),

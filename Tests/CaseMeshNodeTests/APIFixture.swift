@@ -18,7 +18,7 @@ struct APIFixture {
     let tokens: [String: String]
 
     static func make(waitLimit: Duration = .milliseconds(300), maxBodyBytes: Int = 64 * 1024,
-                     requestTimeout: Duration = .seconds(30)) throws -> APIFixture {
+                     requestTimeout: Duration = .seconds(30), logger: Logger = quietLogger) throws -> APIFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("casemesh-api-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let file = directory + "/tokens"
@@ -29,9 +29,9 @@ struct APIFixture {
         tokens["manager"] = try TokenFile.add(to: file, name: "mia", role: .regionalManager, region: Region("EMEA"))
         tokens["global"] = try TokenFile.add(to: file, name: "gus", role: .globalManager, region: nil)
         let store = try NodeStore.open(StoreConfiguration(dataDirectory: directory + "/data", replica: ReplicaID("emea"), region: Region("EMEA")),
-                                       wallClock: SystemWallClock(), logger: Logger(label: "casemesh.api-tests"))
+                                       wallClock: SystemWallClock(), logger: quietLogger)
         let api = NodeAPI(node: ReplicaID("emea"), region: try Region("EMEA"), store: store, tokens: try TokenFile.load(file),
-                          maxBodyBytes: maxBodyBytes, waitLimit: waitLimit, requestTimeout: requestTimeout)
+                          maxBodyBytes: maxBodyBytes, waitLimit: waitLimit, requestTimeout: requestTimeout, logger: logger)
         return APIFixture(directory: directory, store: store, app: Application(router: buildRouter(api)), tokens: tokens)
     }
 
@@ -46,6 +46,13 @@ struct APIFixture {
         return fields
     }
 }
+
+/// Request logs only for errors, so test output stays readable.
+let quietLogger: Logger = {
+    var logger = Logger(label: "casemesh.api-tests")
+    logger.logLevel = .error
+    return logger
+}()
 
 /// A response body as JSON.
 func json(_ response: TestResponse) throws -> JSONValue {
