@@ -103,32 +103,13 @@ struct APIErrorMiddleware: RouterMiddleware {
     }
 }
 
-/// Counts every request and its duration by route pattern, method and status.
-struct RequestMetricsMiddleware: RouterMiddleware {
+/// Records every request once it is answered: counted with its duration by
+/// route pattern, method and status (metrics), and logged with the node,
+/// method, route, status, case id and duration as metadata. Bodies and query
+/// text are never logged: case content belongs to customers.
+struct RequestRecordMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let metrics: NodeMetrics
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let clock = ContinuousClock()
-        let start = clock.now
-        do {
-            let response = try await next(request, context)
-            metrics.request(method: request.method.rawValue, route: context.endpointPath ?? "unmatched", status: response.status.code,
-                            duration: clock.now - start)
-            return response
-        } catch {
-            let status = (error as? any HTTPResponseError)?.status.code ?? 500
-            metrics.request(method: request.method.rawValue, route: context.endpointPath ?? "unmatched", status: status, duration: clock.now - start)
-            throw error
-        }
-    }
-}
-
-/// Logs each request with the node, method, route, status, case id and
-/// duration as metadata. Bodies and query text are never logged: case
-/// content belongs to customers.
-struct RequestLogMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -136,22 +117,24 @@ struct RequestLogMiddleware: RouterMiddleware {
         let start = clock.now
         do {
             let response = try await next(request, context)
-            log(request, context, status: response.status.code, duration: clock.now - start, reason: nil)
+            record(request, context, status: response.status.code, duration: clock.now - start, reason: nil)
             return response
         } catch {
-            let apiError = error as? APIError
             let status = (error as? any HTTPResponseError)?.status.code ?? 500
-            log(request, context, status: status, duration: clock.now - start, reason: apiError?.code ?? "\(type(of: error))")
+            record(request, context, status: status, duration: clock.now - start, reason: (error as? APIError)?.code ?? "\(type(of: error))")
             throw error
         }
     }
 
-    private func log(_ request: Request, _ context: Context, status: Int, duration: Duration, reason: String?) {
+    private func record(_ request: Request, _ context: Context, status: Int, duration: Duration, reason: String?) {
+        let route = context.endpointPath ?? "unmatched"
+        metrics.request(method: request.method.rawValue, route: route, status: status, duration: duration)
+        // Writes at info, reads at debug, server faults at error.
         let write = request.method != .get && request.method != .head && request.method != .options
         let level: Logger.Level = status >= 500 ? .error : write ? .info : .debug
         guard logger.logLevel <= level else { return }
         var metadata: Logger.Metadata = [
-            "method": "\(request.method.rawValue)", "route": "\(context.endpointPath ?? "unmatched")", "status": "\(status)",
+            "method": "\(request.method.rawValue)", "route": "\(route)", "status": "\(status)",
             "ms": "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)",
         ]
         if let id = context.parameters.get("id") { metadata["case"] = "\(id)" }
@@ -199,8 +182,7 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 /// serve answers 405 with `Allow`; `OPTIONS` lists the methods.
 public func buildRouter(_ api: NodeAPI) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: RequestMetricsMiddleware(metrics: api.metrics))
-    router.add(middleware: RequestLogMiddleware(logger: api.logger))
+    router.add(middleware: RequestRecordMiddleware(metrics: api.metrics, logger: api.logger))
     router.add(middleware: APIErrorMiddleware())
     router.add(middleware: RequestTimeoutMiddleware(limit: api.requestTimeout))
     let handlers = APIHandlers(api: api)
