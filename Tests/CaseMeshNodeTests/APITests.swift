@@ -306,6 +306,54 @@ import Testing
         }
     }
 
+    /// The whole process through the API: escalate to L2, the de-escalation
+    /// checklist (409 naming what is missing, then 200), an attendee removed,
+    /// resolution with the customer's acknowledgement, and the timeline.
+    @Test func escalateDeescalateAndResolve() async throws {
+        try await withAPI { fixture, client in
+            let id = try await createCase(fixture, client)
+            func send(_ method: HTTPRequest.Method, _ path: String, as who: String = "engineer", _ body: String? = nil) async throws -> (Int, JSONValue) {
+                try await client.execute(uri: "/v1/cases/\(id)\(path)", method: method, headers: fixture.headers(who),
+                                         body: body.map { ByteBuffer(string: $0) }) { response in
+                    (Int(response.status.code), parsed(response))
+                }
+            }
+            #expect(try await send(.patch, "", #"{"problemStatement":"Checkout times out","businessImpact":"No sales in DE","workaround":"none","criticalMilestone":"2026-12-24T09:00:00Z"}"#).0 == 200)
+            let escalated = try await send(.post, "/escalate", #"{"level":"l2","reason":"needs a specialist"}"#)
+            #expect(escalated.0 == 200)
+            #expect(escalated.1["status"]?.string == "escalated")
+            let early = try await send(.post, "/deescalate", as: "manager", #"{"reason":"stable"}"#)
+            #expect(early.0 == 409)
+            #expect(early.1["error"]?["message"]?.string?.contains("action plan") == true)
+            #expect(try await send(.patch, "", #"{"actionPlan":"hotfix","actionPlanAccepted":true,"rcaStatus":"onTrack","deescalationAgreement":"agreed with the customer on the call"}"#).0 == 200)
+            #expect(try await send(.post, "/deescalate", #"{"reason":"stable"}"#).0 == 403, "engineers may not de-escalate")
+            let deescalated = try await send(.post, "/deescalate", as: "manager", #"{"reason":"stable for a week"}"#)
+            #expect(deescalated.0 == 200)
+            #expect(deescalated.1["status"]?.string == "deescalated")
+            #expect(try await send(.put, "/attendees/li", #"{"name":"Li","email":"li@example.com"}"#).0 == 200)
+            #expect(try await send(.delete, "/attendees/li").1["attendees"]?.array?.isEmpty == true)
+            #expect(try await send(.delete, "/attendees/li").0 == 404)
+            let resolved = try await send(.post, "/resolve", #"{"resolution":"hotfix 4.2.1 deployed","customerAcknowledged":true}"#)
+            #expect(resolved.0 == 200)
+            #expect(resolved.1["status"]?.string == "resolved")
+            #expect(try await send(.post, "/resolve", #"{"resolution":"again","customerAcknowledged":true}"#).0 == 409)
+            let kinds = try await send(.get, "/timeline", as: "viewer").1["events"]?.array?.compactMap { $0["kind"]?.string } ?? []
+            #expect(kinds.first == "created")
+            #expect(kinds.contains("escalated") && kinds.contains("deescalated") && kinds.last == "resolved", "\(kinds)")
+        }
+    }
+
+    /// The OpenAPI document is served to token holders.
+    @Test func servesTheOpenAPIDocument() async throws {
+        try await withAPI { fixture, client in
+            try await client.execute(uri: "/v1/openapi.yaml", method: .get, headers: fixture.headers("viewer")) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/yaml")
+                #expect(String(buffer: response.body).hasPrefix("openapi: 3.1.0"))
+            }
+        }
+    }
+
     @Test func listFiltersPagesAndRefusesBadParameters() async throws {
         try await withAPI { fixture, client in
             for index in 0..<5 {
