@@ -20,6 +20,7 @@ extension CaseState {
     public var communicationFrequencyMinutes: Int64? { field(.communicationFrequencyMinutes)?.number }
     public var owningRegion: Region { text(.owningRegion).flatMap { try? Region($0) } ?? header.originRegion }
     public var criticalMilestone: Int64? { field(.criticalMilestone)?.time }
+    public var reportedAt: Int64? { field(.reportedAt)?.time }
 
     /// The last write to any part of the case (hybrid time), for "updated at".
     public var updatedAt: HLCTimestamp {

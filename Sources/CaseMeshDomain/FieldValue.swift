@@ -53,6 +53,9 @@ public enum CaseField: String, DomainEnum {
     case communicationMode, communicationFrequencyMinutes
     case actionPlan, actionPlanAccepted, rootCause, rcaStatus
     case resolution, customerAcknowledged, deescalationAgreement
+    /// When the customer first reported the problem, if before the case was
+    /// opened here (an escalation from another desk): the SLA clocks start then.
+    case reportedAt
 
     public enum Kind: Sendable, Equatable {
         case text(maxLength: Int)
@@ -83,7 +86,7 @@ public enum CaseField: String, DomainEnum {
         case .communicationMode: return .choice(CommunicationMode.allCases.map(\.rawValue))
         case .communicationFrequencyMinutes: return .minutes(15...(7 * 24 * 60))
         case .actionPlanAccepted, .customerAcknowledged: return .flag
-        case .criticalMilestone: return .time
+        case .criticalMilestone, .reportedAt: return .time
         case .owningRegion: return .region
         }
     }

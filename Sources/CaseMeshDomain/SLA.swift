@@ -93,7 +93,9 @@ extension CaseState {
         let target = policy.targets[severity] ?? SLAPolicy.standard.targets[.sev4]!
         let businessCalendar = policy.calendar(for: owningRegion)
         let calendar = target.businessHours ? businessCalendar : .continuous
-        let created = Int64(clamping: header.createdAt.wallMillis)
+        // The clocks start when the customer reported the problem, if that
+        // was before the case was opened here.
+        let created = min(Int64(clamping: header.createdAt.wallMillis), reportedAt ?? .max)
 
         let customerUpdates = notes.filter { $0.visibility == .customer }.map(\.createdAt).sorted()
         let firstResponse = SLAClock(dueAt: calendar.adding(minutes: target.firstResponseMinutes, to: created),

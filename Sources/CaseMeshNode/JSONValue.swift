@@ -56,6 +56,24 @@ public enum JSONValue: Codable, Sendable, Equatable {
     }
 }
 
+extension JSONValue {
+    public subscript(_ key: String) -> JSONValue? {
+        if case let .object(fields) = self { return fields[key] } else { return nil }
+    }
+    public var string: String? { if case let .string(value) = self { return value } else { return nil } }
+    public var array: [JSONValue]? { if case let .array(value) = self { return value } else { return nil } }
+    public var int: Int64? { if case let .int(value) = self { return value } else { return nil } }
+    public var bool: Bool? { if case let .bool(value) = self { return value } else { return nil } }
+    public var object: [String: JSONValue]? { if case let .object(value) = self { return value } else { return nil } }
+
+    /// Pretty, key-sorted JSON text.
+    public var prettyText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+}
+
 /// A request body: a JSON object whose fields are checked one by one.
 struct RequestObject {
     let fields: [String: JSONValue]

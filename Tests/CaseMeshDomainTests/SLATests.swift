@@ -44,6 +44,18 @@ import CaseMeshCRDT
         #expect(!clock.isBreached)
     }
 
+    /// A case escalated from another desk carries when the customer first
+    /// reported the problem: its clocks start then, not at creation here. A
+    /// report time after creation changes nothing.
+    @Test func clocksStartWhenTheCustomerReported() throws {
+        let reported = try openCase(severity: .sev1, at: base, fields: [.reportedAt: .time(base - 2 * hour)])
+        #expect(reported.state.sla(now: base).firstResponse.dueAt == base - hour)
+        #expect(reported.state.sla(now: base).firstResponse.state == .breached)
+        #expect(reported.state.sla(now: base).resolution.dueAt == base + 22 * hour)
+        let later = try openCase(severity: .sev1, at: base, fields: [.reportedAt: .time(base + hour)])
+        #expect(later.state.sla(now: base).firstResponse.dueAt == base + hour)
+    }
+
     /// A customer note after the deadline completes the clock as missed.
     @Test func lateFirstResponseIsMissed() throws {
         var c = try openCase(severity: .sev1, at: base)

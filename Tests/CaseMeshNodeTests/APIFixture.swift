@@ -59,15 +59,6 @@ func json(_ response: TestResponse) throws -> JSONValue {
     try JSONDecoder().decode(JSONValue.self, from: Data(response.body.readableBytesView))
 }
 
-extension JSONValue {
-    subscript(_ key: String) -> JSONValue? {
-        if case let .object(fields) = self { return fields[key] } else { return nil }
-    }
-    var string: String? { if case let .string(value) = self { return value } else { return nil } }
-    var array: [JSONValue]? { if case let .array(value) = self { return value } else { return nil } }
-    var int: Int64? { if case let .int(value) = self { return value } else { return nil } }
-}
-
 /// The error code of an error response.
 func errorCode(_ response: TestResponse) -> String? {
     (try? json(response))?["error"]?["code"]?.string
