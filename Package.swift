@@ -77,9 +77,13 @@ let package = Package(
             ],
             resources: [.copy("openapi.yaml")]
         ),
+        .target(
+            name: "CaseMeshCLI",
+            dependencies: ["CaseMeshNode", "CaseMeshTransport", "CaseMeshDomain", "CaseMeshCRDT"]
+        ),
         .executableTarget(
             name: "casemesh",
-            dependencies: ["CaseMeshNode", "CaseMeshTransport", "CaseMeshCRDT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["CaseMeshCLI", "CaseMeshNode", "CaseMeshTransport", "CaseMeshCRDT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "CaseMeshCrashWriter",
@@ -117,9 +121,20 @@ let package = Package(
                            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .target(
+            name: "CaseMeshTestSupport",
+            dependencies: ["CaseMeshNode", "CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT",
+                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Support"
+        ),
         .testTarget(
             name: "CaseMeshNodeTests",
-            dependencies: ["CaseMeshNode", "CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT",
+            dependencies: ["CaseMeshTestSupport", "CaseMeshNode", "CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT",
+                           .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "CaseMeshCLITests",
+            dependencies: ["CaseMeshTestSupport", "CaseMeshCLI", "CaseMeshNode", "CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT",
                            .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "CaseMeshStoreTests", dependencies: ["CaseMeshStore", "CaseMeshReplication", "CaseMeshDomain", "CaseMeshCRDT", .product(name: "Logging", package: "swift-log")]),

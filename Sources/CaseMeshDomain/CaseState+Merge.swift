@@ -22,7 +22,7 @@ extension CaseState {
                 let event = TimelineEvent(
                     kind: .conflict, actor: "casemesh", field: field.rawValue,
                     from: loser.value.value.description, to: winner.value.value.description,
-                    reason: "concurrent writes: \(loser.dot.replica)'s value (at \(loser.time)) lost to \(winner.dot.replica)'s (at \(winner.time))",
+                    reason: "concurrent writes: \(loser.dot.replica)'s value lost to \(winner.dot.replica)'s, the later by hybrid time (\(loser.time.wallMillis) ms vs \(winner.time.wallMillis) ms)",
                     ref: loser.dot.replica.rawValue)
                 timeline.insert(event, for: key)
                 if followUp == nil { followUp = CaseState(header: header) }

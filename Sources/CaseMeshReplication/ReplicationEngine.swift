@@ -78,6 +78,8 @@ public struct ReplicationEngine: Sendable {
         /// Its positions arrived since the connection came up.
         var heard = false
         var lastHeard: UInt64 = 0
+        /// Connected or heard from at least once since start (for views).
+        var contacted = false
         var lastSent: UInt64 = 0
         var acked: LogPositions = [:]
         var recorded: LogPositions = [:]
@@ -177,7 +179,7 @@ public struct ReplicationEngine: Sendable {
         peers.keys.sorted().map { peer in
             let state = peers[peer]!
             return PeerView(peer: peer, connected: state.connected, alive: state.connected && state.alive,
-                            lastHeard: state.heard ? state.lastHeard : nil, acknowledged: state.acked)
+                            lastHeard: state.contacted ? state.lastHeard : nil, acknowledged: state.acked)
         }
     }
 
@@ -263,6 +265,7 @@ public struct ReplicationEngine: Sendable {
 
     private mutating func markHeard(_ peer: ReplicaID) {
         peers[peer]!.lastHeard = now
+        peers[peer]!.contacted = true
         if !peers[peer]!.alive {
             peers[peer]!.alive = true
             peers[peer]!.sent = peers[peer]!.acked

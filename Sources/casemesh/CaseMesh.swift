@@ -9,7 +9,7 @@ struct CaseMesh: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "casemesh",
         abstract: "A replicated store of escalated customer cases, one node per regional office.",
-        subcommands: [Serve.self, Tokens.self, Certs.self]
+        subcommands: [CaseCommand.self, ReportCommand.self, ClusterCommand.self, Serve.self, Tokens.self, Certs.self]
     )
 }
 

@@ -53,6 +53,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("request-timeout"), help: ArgumentHelp("Seconds a request may run before it is stopped with a 503 (default 30).", valueName: "SECONDS"))
     var requestTimeout: String?
 
+    @Option(name: .customLong("pid-file"), help: ArgumentHelp("Write this process's id to FILE while it runs (removed on a clean stop).", valueName: "FILE"))
+    var pidFile: String?
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info (default), notice, warning, error or critical.", valueName: "LEVEL"))
     var logLevel: String?
 
@@ -69,6 +72,15 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "casemesh")
         logger[metadataKey: "node"] = "\(settings.node)"
+        let pidPath = try setting("pid-file", pidFile)
+        if let pidPath {
+            do {
+                try "\(getpid())\n".write(toFile: pidPath, atomically: true, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot write the pid file \(pidPath): \(error.localizedDescription)")
+            }
+        }
+        defer { if let pidPath { try? FileManager.default.removeItem(atPath: pidPath) } }
         do {
             try await runNode(settings, logger: logger)
         } catch {
@@ -103,7 +115,7 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    static let knownSettings: Set<String> = ["node-id", "region", "data-dir", "api-listen", "gossip-listen", "peer", "tls-dir", "tokens", "durability", "log-level", "wait-limit", "request-timeout"]
+    static let knownSettings: Set<String> = ["node-id", "region", "data-dir", "api-listen", "gossip-listen", "peer", "tls-dir", "tokens", "durability", "log-level", "wait-limit", "request-timeout", "pid-file"]
 
     private func setting(_ name: String, _ flag: String?) throws -> String? {
         if let flag { return flag }

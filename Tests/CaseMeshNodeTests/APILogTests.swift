@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import Synchronization
 import Testing
+import CaseMeshTestSupport
 
 /// Keeps every record logged through it (no global bootstrap).
 final class CapturedLog: Sendable {

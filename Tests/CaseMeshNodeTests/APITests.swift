@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import CaseMeshTestSupport
 
 @Suite struct APIAccessTests {
     @Test func healthNeedsNoToken() async throws {

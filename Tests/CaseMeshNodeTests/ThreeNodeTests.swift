@@ -1,15 +1,12 @@
 import Foundation
 import CaseMeshNode
 import Testing
+import CaseMeshTestSupport
 
 /// Three real `casemesh serve` processes on loopback, talking mutual TLS,
 /// driven through their HTTP APIs.
 final class ThreeNodeCluster: @unchecked Sendable {
-    static let casemesh: URL = {
-        let directory = ProcessInfo.processInfo.environment["CASEMESH_BIN_DIR"].map { URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        return directory.appendingPathComponent("casemesh")
-    }()
+    static var casemesh: URL { ToolProcess.casemesh }
 
     let directory: String
     let names = ["emea", "amer", "apac"]
@@ -48,18 +45,9 @@ final class ThreeNodeCluster: @unchecked Sendable {
 
     @discardableResult
     static func tool(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = casemesh
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw ClusterError("casemesh \(arguments.joined(separator: " ")) failed: \(text)") }
-        return text
+        let result = try ToolProcess.runBlocking(arguments)
+        guard result.status == 0 else { throw ClusterError("casemesh \(arguments.joined(separator: " ")) failed: \(result.error)") }
+        return result.output
     }
 
     func start(_ name: String) throws {
