@@ -147,7 +147,13 @@ public struct LocalCluster: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         let client = try NodeClient(node: node.url, token: "health", timeout: 2)
+        let started = clock.now
         while clock.now < deadline {
+            // A node that wrote its pid file and then exited (a taken port, a
+            // bad file) is reported at once, not after the whole timeout.
+            if clock.now - started > .seconds(2) && runningPID(node) == nil {
+                throw CLIError("\(node.id) stopped while starting; the end of its log:\n\(tail("\(directory)/\(node.id).log"))")
+            }
             if let reply = try? await client.exchange("GET", "/v1/health"), reply.status == 200,
                reply.body["node"]?.string == node.id {
                 return

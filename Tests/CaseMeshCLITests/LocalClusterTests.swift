@@ -13,7 +13,8 @@ import Testing
           .enabled(if: ToolProcess.isBuilt, "the casemesh executable is built next to the tests (swift build --build-tests)"))
     func upSeedQueryAndDown() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("casemesh-local-\(UUID().uuidString)").path
-        let base = 20_000 + Int.random(in: 0..<2_000) * 10
+        // Below the kernel's ephemeral range (32768+), where outgoing connections take ports.
+        let base = 20_000 + Int.random(in: 0..<1_200) * 10
         let environment = ["CASEMESH_CLUSTER_DIR": directory]
         defer {
             _ = try? ToolProcess.runBlocking(["cluster", "down", "--dir", directory])

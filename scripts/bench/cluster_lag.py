@@ -1,0 +1,124 @@
+"""Replication lag of a CaseMesh cluster at a steady write rate.
+
+Writers add notes at NODE A at RATE writes/s (paced, spread over several
+connections); a watcher polls the other nodes' /v1/cluster "applied"
+positions every millisecond or two. A write's lag is the time from its
+acknowledgement at A until both other nodes have applied A's log up to it.
+Prints p50/p99/max in milliseconds and the number of writes measured.
+
+usage: cluster_lag.py URL_A URL_B URL_C TOKEN CASES RATE SECONDS
+"""
+import base64
+import bisect
+import http.client
+import json
+import sys
+import threading
+import time
+from urllib.parse import urlparse
+
+
+def connect(url):
+    parsed = urlparse(url)
+    return http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+
+
+def main():
+    url_a, url_b, url_c, token, cases, rate, seconds = sys.argv[1:8]
+    cases, rate, seconds = int(cases), float(rate), float(seconds)
+    writers = 16
+    headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    acked = {}  # counter at A -> monotonic time of the acknowledgement
+    seen = {url_b: [], url_c: []}  # (time, applied counter of A)
+    lock = threading.Lock()
+    stop = threading.Event()
+    origin = None
+    errors = []
+
+    def writer(index):
+        nonlocal origin
+        connection = connect(url_a)
+        interval = writers / rate
+        next_at = time.monotonic() + index * interval / writers
+        sent = 0
+        while time.monotonic() < start + seconds:
+            pause = next_at - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            next_at += interval
+            sent += 1
+            body = json.dumps({"text": "lag probe %d-%d " % (index, sent) + "x" * 260, "visibility": "internal"})
+            connection.request("POST", "/v1/cases/bench-%d/notes" % ((index * 7919 + sent) % cases + 1), body, headers)
+            response = connection.getresponse()
+            response.read()
+            now = time.monotonic()
+            if response.status != 201:
+                errors.append(response.status)
+                continue
+            token_header = response.getheader("CaseMesh-Causal-Token")
+            text = base64.urlsafe_b64decode(token_header + "=" * (-len(token_header) % 4)).decode()
+            node, counter = text.split(",")[0].split(":")
+            with lock:
+                origin = node
+                acked[int(counter)] = now
+
+    def watcher(url):
+        connection = connect(url)
+        while not stop.is_set():
+            connection.request("GET", "/v1/cluster", headers={"Authorization": "Bearer " + token})
+            response = connection.getresponse()
+            view = json.loads(response.read())
+            now = time.monotonic()
+            if origin is not None:
+                seen[url].append((now, view.get("applied", {}).get(origin, 0)))
+            time.sleep(0.001)
+
+    start = time.monotonic()
+    watchers = [threading.Thread(target=watcher, args=(url,)) for url in (url_b, url_c)]
+    for thread in watchers:
+        thread.start()
+    threads = [threading.Thread(target=writer, args=(index,)) for index in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    time.sleep(1.0)  # let the last writes arrive
+    stop.set()
+    for thread in watchers:
+        thread.join()
+
+    # Applied positions only grow, so the first poll showing a counter is
+    # found by bisection.
+    index = {}
+    for url, polls in seen.items():
+        applied, best = [], 0
+        for _, value in polls:
+            best = max(best, value)
+            applied.append(best)
+        index[url] = (applied, [moment for moment, _ in polls])
+
+    def first_seen(url, counter):
+        applied, moments = index[url]
+        position = bisect.bisect_left(applied, counter)
+        return moments[position] if position < len(moments) else None
+
+    lags = []
+    missing = 0
+    for counter, moment in acked.items():
+        b, c = first_seen(url_b, counter), first_seen(url_c, counter)
+        if b is None or c is None:
+            missing += 1
+            continue
+        lags.append(max(0.0, max(b, c) - moment) * 1000)
+    lags.sort()
+    elapsed = seconds
+    if not lags:
+        print("lag: no write was measured (errors: %s)" % errors[:5])
+        sys.exit(1)
+    pick = lambda q: lags[min(len(lags) - 1, int(q * len(lags)))]
+    print("lag: writes=%d rate=%.0f/s p50=%.1fms p99=%.1fms max=%.1fms unseen=%d errors=%d"
+          % (len(lags), len(acked) / elapsed, pick(0.50), pick(0.99), lags[-1], missing, len(errors)))
+
+
+if __name__ == "__main__":
+    main()
