@@ -3,16 +3,7 @@
 -- Environment: CASEMESH_TOKEN, BENCH_CASES.
 local token = os.getenv("CASEMESH_TOKEN")
 local cases = tonumber(os.getenv("BENCH_CASES") or "2000")
-local counter = 0
-local thread_id = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("thread_id", #threads)
-  table.insert(threads, thread)
-end
-
-local filler = string.rep("Customer reports intermittent checkout failures; traces attached. ", 5)
+dofile("scripts/bench/wrk_common.lua")
 
 function request()
   counter = counter + 1

@@ -1,13 +1,6 @@
 -- wrk: each request puts a new key with a ~300-byte value through etcd's
 -- JSON gateway (/v3/kv/put; keys and values base64 as the gateway wants).
-local counter = 0
-local thread_id = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("thread_id", #threads)
-  table.insert(threads, thread)
-end
+dofile("scripts/bench/wrk_common.lua")
 
 local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 local function base64(data)
@@ -23,8 +16,7 @@ local function base64(data)
   end) .. ({ '', '==', '=' })[#data % 3 + 1])
 end
 
-local filler = string.rep("Customer reports intermittent checkout failures; traces attached. ", 5)
-local value = base64(filler:sub(1, 280))
+local value = base64(filler)
 
 function request()
   counter = counter + 1
