@@ -31,16 +31,21 @@ public struct StateDigest: Hashable, Sendable, CustomStringConvertible {
         for i in 0..<32 { bytes[i] ^= member.bytes[i] }
     }
 
-    public var hex: String {
-        let digits: [Character] = Array("0123456789abcdef")
-        var out = ""
-        out.reserveCapacity(64)
-        for byte in bytes {
+    public var hex: String { bytes.hexString }
+
+    public var description: String { hex }
+}
+
+extension Sequence where Element == UInt8 {
+    /// Lower-case hexadecimal, two digits per byte.
+    public var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(underestimatedCount * 2)
+        for byte in self {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0x0F)])
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
-
-    public var description: String { hex }
 }

@@ -83,6 +83,7 @@ struct ReplicationService: Service {
         try await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await shell.runTicks(every: .milliseconds(50)) }
+                group.addTask { await shell.runCommitSignals() }
                 group.addTask {
                     try await transport.listen(host: settings.gossipHost, port: settings.gossipPort) { session, messages in
                         try await shell.attach(session, messages: messages)
@@ -141,7 +142,7 @@ public func runNode(_ settings: NodeSettings, logger: Logger) async throws {
                            millisSinceHeard: item.millisSinceHeard, acknowledged: item.view.acknowledged)
             }
         }
-        committed = { await shell.committed() }
+        committed = { shell.notifyCommitted() }
     }
     let api = NodeAPI(node: settings.node, region: settings.region, store: store, tokens: tokens, peers: peerStatus, committed: committed,
                       waitLimit: settings.waitLimit, wire: wire, requestTimeout: settings.requestTimeout,

@@ -73,7 +73,7 @@ public struct TokenFile: Sendable {
     static func hash(_ token: String) -> String {
         var hasher = SHA256()
         hasher.update(Array(token.utf8))
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().hexString
     }
 
     /// Appends a new token for `name` to `path` (created with mode 0600)

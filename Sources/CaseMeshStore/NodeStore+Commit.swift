@@ -7,7 +7,7 @@ import GRDB
 /// A case the batch being committed has read or written: later jobs of the
 /// batch see earlier ones' effects, and written cases carry their new list
 /// columns for the query index.
-struct BatchCase {
+struct BatchCase: Sendable {
     var row: Int64?
     var state: CaseState
     var digest: StateDigest
@@ -75,6 +75,9 @@ extension NodeStore {
             let total = clock.now - began
             fingerprints.withLock { fingerprints in
                 for written in changed { fingerprints[CaseBucket.of(written.state.id)][written.state.id] = CaseFingerprint.prefix(written.digest.bytes) }
+            }
+            recent.withLock { recent in
+                for written in changed { recent.insert(written) }
             }
             writer.withLock { $0 = end }
             statistics.withLock { $0.record(jobs: jobs.count, work: work, total: total) }
@@ -202,6 +205,10 @@ extension NodeStore {
 
     private func loadCase(_ id: CaseID, db: Database, cache: inout [CaseID: BatchCase]) throws -> BatchCase? {
         if let cached = cache[id] { return cached }
+        if let recent = recent.withLock({ $0[id] }) {
+            cache[id] = recent
+            return recent
+        }
         guard let stored = try db.fetchStoredCase(id) else { return nil }
         let loaded = BatchCase(row: stored.rowid, state: stored.state, digest: stored.digest, columns: nil)
         cache[id] = loaded

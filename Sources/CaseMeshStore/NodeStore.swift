@@ -28,6 +28,11 @@ public final class NodeStore: Sendable {
     /// (and so the positions) is published: whoever reads positions and
     /// then fingerprints sees fingerprints at least as new.
     let fingerprints: Mutex<[[CaseID: UInt64]]>
+    /// Recently written cases, decoded: a case being worked is read by the
+    /// API and again by the writer on every change, and decoding its state
+    /// from the table each time costs more than the change. Filled only
+    /// after a commit succeeds, so it never holds what the table does not.
+    let recent = Mutex(RecentCases())
     private let queue: CommitQueue
     let statistics = Mutex(CommitStatistics())
 
@@ -213,7 +218,8 @@ public final class NodeStore: Sendable {
     public var appliedPositions: [ReplicaID: UInt64] { writer.withLock { $0.applied } }
 
     public func caseState(_ id: CaseID) throws(StoreError) -> CaseState? {
-        try read { db in try db.fetchStoredCase(id)?.state }
+        if let cached = recent.withLock({ $0[id] }) { return cached.state }
+        return try read { db in try db.fetchStoredCase(id)?.state }
     }
 
     /// Runs `PRAGMA integrity_check`; returns the problems found (empty when ok).

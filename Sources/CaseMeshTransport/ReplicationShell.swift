@@ -13,6 +13,10 @@ public actor ReplicationShell {
     private let started: ContinuousClock.Instant
     private var sessions: [ReplicaID: Attached] = [:]
     private var nextAttachment = 0
+    /// Commit signals from `notifyCommitted`; holding at most one pending
+    /// signal coalesces a burst of commits into one shipping round.
+    private let commitSignals: AsyncStream<Void>
+    private let commitSignal: AsyncStream<Void>.Continuation
 
     /// Cases merged per transaction when applying a catch-up.
     static let catchUpChunk = 1_000
@@ -30,6 +34,7 @@ public actor ReplicationShell {
                                    sessionSeed: UInt64.random(in: 0..<(1 << 40)))
         self.store = store
         self.logger = logger
+        (commitSignals, commitSignal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     private var now: UInt64 {
@@ -54,6 +59,21 @@ public actor ReplicationShell {
     /// Tell the engine that local writes committed (ships them to peers).
     public func committed() async {
         await handle(.committed)
+    }
+
+    /// Signals that local writes committed, without waiting: a write's
+    /// answer must not wait for replication, which ships asynchronously.
+    /// `runCommitSignals` turns the signals into shipping rounds.
+    public nonisolated func notifyCommitted() {
+        commitSignal.yield()
+    }
+
+    /// Ships after each (coalesced) commit signal, until cancelled.
+    public func runCommitSignals() async {
+        for await _ in commitSignals {
+            if Task.isCancelled { break }
+            await handle(.committed)
+        }
     }
 
     /// Runs one authenticated connection: hands its messages to the engine
