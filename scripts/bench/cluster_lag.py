@@ -26,7 +26,9 @@ def connect(url):
 def main():
     url_a, url_b, url_c, token, cases, rate, seconds = sys.argv[1:8]
     cases, rate, seconds = int(cases), float(rate), float(seconds)
-    writers = 16
+    # Enough connections that the rate is reached even when a write takes
+    # 50 ms under load.
+    writers = max(16, int(rate / 20))
     headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
     acked = {}  # counter at A -> monotonic time of the acknowledgement
     seen = {url_b: [], url_c: []}  # (time, applied counter of A)
