@@ -32,7 +32,7 @@ public final class NodeStore: Sendable {
     /// API and again by the writer on every change, and decoding its state
     /// from the table each time costs more than the change. Filled only
     /// after a commit succeeds, so it never holds what the table does not.
-    let recent = Mutex(RecentCases())
+    let recent: Mutex<RecentCases>
     private let queue: CommitQueue
     let statistics = Mutex(CommitStatistics())
 
@@ -137,6 +137,7 @@ public final class NodeStore: Sendable {
         writer = Mutex(state)
         queryIndex = Mutex(derived.query)
         fingerprints = Mutex(derived.fingerprints)
+        recent = Mutex(RecentCases(capacity: configuration.recentCases))
         queue = CommitQueue()
     }
 

@@ -37,6 +37,8 @@ public struct StoreConfiguration: Sendable {
     public var deltaLogRetention: Int
     /// Maximum HLC offset accepted from remote timestamps.
     public var maxClockOffsetMillis: UInt64
+    /// Recently written cases kept decoded in memory (see `RecentCases`).
+    public var recentCases: Int = RecentCases.defaultCapacity
 
     public init(dataDirectory: String, replica: ReplicaID, region: Region, durability: Durability = .full,
                 deltaLogRetention: Int = 100_000, maxClockOffsetMillis: UInt64 = 500) {

@@ -9,11 +9,14 @@ import Testing
     @Test func cachedStatesMatchTheTableAcrossEvictions() async throws {
         try await withTemporaryDirectory { dir in
             let clock = ManualClock()
-            let store = try openStore(dir, clock: clock)
-            let count = RecentCases.capacity + 600
-            for start in stride(from: 0, to: count, by: 100) {
+            // A small capacity, so evictions happen many times over with few cases.
+            var settings = configuration(dir)
+            settings.recentCases = 64
+            let store = try NodeStore.open(settings, wallClock: clock.wallClock, logger: testLogger)
+            let count = 400
+            for start in stride(from: 0, to: count, by: 20) {
                 try await withThrowingTaskGroup(of: Void.self) { group in
-                    for index in start..<min(start + 100, count) {
+                    for index in start..<min(start + 20, count) {
                         group.addTask {
                             _ = try await store.create(draft(id: "c\(index)", title: "Case \(index)"), actor: actor)
                             _ = try await store.execute(addNote("n\(index)", "first look at \(index)"), on: caseID("c\(index)"), actor: actor)
@@ -22,7 +25,7 @@ import Testing
                     try await group.waitForAll()
                 }
             }
-            #expect(store.recent.withLock { $0.count } <= RecentCases.capacity)
+            #expect(store.recent.withLock { $0.count } <= 64)
             // An evicted case and a cached one, changed again: both read back right.
             _ = try await store.execute(addNote("m0", "second look"), on: caseID("c0"), actor: actor)
             _ = try await store.execute(addNote("m1", "second look"), on: caseID("c\(count - 1)"), actor: actor)
@@ -31,7 +34,7 @@ import Testing
             #expect(try store.caseState(caseID("c0"))?.notes.count == 2)
             await store.close()
 
-            let reopened = try openStore(dir, clock: clock)
+            let reopened = try NodeStore.open(settings, wallClock: clock.wallClock, logger: testLogger)
             #expect(reopened.recent.withLock { $0.count } == 0)
             let fromTable = try StoreSnapshot(reopened)
             #expect(fromTable == cached)
