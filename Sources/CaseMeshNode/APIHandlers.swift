@@ -391,3 +391,55 @@ struct APIHandlers: Sendable {
         ]))
     }
 }
+
+// MARK: - Fault injection (serve --fault-injection only)
+
+extension APIHandlers {
+    /// Only a global manager may move a node's clock: it changes the order of
+    /// every later write in the cluster.
+    private func requireGlobalManager(_ request: Request) throws(APIError) {
+        let principal = try authenticate(request)
+        guard principal.role == .globalManager else {
+            throw .forbidden("only a global-manager token may change the fault-injection clock")
+        }
+    }
+
+    private func describe(_ clock: FaultClock) -> Response {
+        let setting = clock.current
+        return json(.object([
+            "offsetMillis": .int(setting.offsetMillis), "strobeMillis": .int(setting.strobeMillis),
+            "strobePeriodMillis": .int(setting.strobePeriodMillis), "wallMillis": .int(Int64(clamping: clock.nowMillis())),
+        ]))
+    }
+
+    func faultClock(_ request: Request, _ clock: FaultClock) throws -> Response {
+        try requireGlobalManager(request)
+        return describe(clock)
+    }
+
+    /// Sets the offset and strobe; absent numbers are zero, so `{}` restores the real clock.
+    func setFaultClock(_ request: Request, _ clock: FaultClock) async throws -> Response {
+        try requireGlobalManager(request)
+        let input = try await body(request, allowed: ["offsetMillis", "strobeMillis", "strobePeriodMillis"])
+        let limit = FaultClock.limitMillis
+        func bounded(_ name: String, _ range: ClosedRange<Int64>) throws(APIError) -> Int64 {
+            let value = try input.integer(name) ?? 0
+            guard range.contains(value) else {
+                throw .invalid("\(name) must be between \(range.lowerBound) and \(range.upperBound)", field: name)
+            }
+            return value
+        }
+        let setting = FaultClock.Setting(offsetMillis: try bounded("offsetMillis", -limit...limit),
+                                         strobeMillis: try bounded("strobeMillis", -limit...limit),
+                                         strobePeriodMillis: try bounded("strobePeriodMillis", 0...60_000))
+        guard (setting.strobeMillis == 0) == (setting.strobePeriodMillis == 0) else {
+            throw APIError.invalid("a strobe needs both strobeMillis and strobePeriodMillis", field: "strobePeriodMillis")
+        }
+        clock.set(setting)
+        api.logger.warning("fault injection: wall clock moved", metadata: [
+            "node": "\(api.node)", "offsetMillis": "\(setting.offsetMillis)", "strobeMillis": "\(setting.strobeMillis)",
+            "strobePeriodMillis": "\(setting.strobePeriodMillis)",
+        ])
+        return describe(clock)
+    }
+}

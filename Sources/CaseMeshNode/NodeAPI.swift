@@ -32,13 +32,16 @@ public struct NodeAPI: Sendable {
     /// Request log: writes at info, reads at debug, server faults at error;
     /// ids and outcomes only, never request or case content.
     public var logger: Logger
+    /// The movable clock behind `/v1/faults/clock` (`serve --fault-injection`);
+    /// nil, and the route absent, on every node that did not ask for it.
+    public var faultClock: FaultClock?
 
     public init(node: ReplicaID, region: Region, store: NodeStore, tokens: TokenFile,
                 peers: (@Sendable () async -> [PeerStatus])? = nil, committed: (@Sendable () async -> Void)? = nil,
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
                 maxBodyBytes: Int = 1 << 20, waitLimit: Duration = .seconds(5), metrics: NodeMetrics = NodeMetrics(),
                 wire: WireCounters? = nil, requestTimeout: Duration = .seconds(30),
-                logger: Logger = Logger(label: "casemesh.api")) {
+                logger: Logger = Logger(label: "casemesh.api"), faultClock: FaultClock? = nil) {
         self.node = node
         self.region = region
         self.store = store
@@ -52,6 +55,7 @@ public struct NodeAPI: Sendable {
         self.wire = wire
         self.requestTimeout = requestTimeout
         self.logger = logger
+        self.faultClock = faultClock
     }
 }
 
@@ -234,6 +238,10 @@ public func buildRouter(_ api: NodeAPI) -> Router<BasicRequestContext> {
     on(.post, "/v1/cases/:id/deescalate") { request, context in try await handlers.deescalate(request, context) }
     on(.post, "/v1/cases/:id/resolve") { request, context in try await handlers.resolve(request, context) }
     on(.get, "/v1/reports/daily") { request, _ in try await handlers.dailyReport(request) }
+    if let clock = api.faultClock {
+        on(.get, "/v1/faults/clock") { request, _ in try handlers.faultClock(request, clock) }
+        on(.put, "/v1/faults/clock") { request, _ in try await handlers.setFaultClock(request, clock) }
+    }
 
     let methods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .trace, HTTPRequest.Method("QUERY")!]
     for (path, allowed) in served {

@@ -39,6 +39,8 @@ public struct NodeSettings: Sendable {
     public var waitLimit: Duration = .seconds(5)
     /// Longest a request may run (503 beyond).
     public var requestTimeout: Duration = .seconds(30)
+    /// Testing only: the wall clock can be moved through `/v1/faults/clock`.
+    public var faultInjection = false
 
     public init(node: ReplicaID, region: Region, dataDirectory: String, apiHost: String, apiPort: Int, gossipHost: String, gossipPort: Int,
                 peers: [Peer], tlsDirectory: String?, tokensFile: String, durability: Durability = .full, cluster: String = "casemesh") {
@@ -111,9 +113,13 @@ public func runNode(_ settings: NodeSettings, logger: Logger) async throws {
     if tokens.count == 0 {
         logger.warning("no API tokens: every request but /v1/health will be refused; add one with casemesh tokens add", metadata: ["tokens": "\(settings.tokensFile)"])
     }
+    let faultClock = settings.faultInjection ? FaultClock() : nil
+    if faultClock != nil {
+        logger.warning("fault injection is on: PUT /v1/faults/clock can move this node's clock; never run a production node so")
+    }
     let store = try NodeStore.open(StoreConfiguration(dataDirectory: settings.dataDirectory, replica: settings.node, region: settings.region,
                                                       durability: settings.durability),
-                                   wallClock: SystemWallClock(), logger: logger)
+                                   wallClock: faultClock ?? SystemWallClock(), logger: logger)
     var services: [any Service] = [StoreService(store: store)]
     var peerStatus: (@Sendable () async -> [PeerStatus])?
     var committed: (@Sendable () async -> Void)?
@@ -146,7 +152,7 @@ public func runNode(_ settings: NodeSettings, logger: Logger) async throws {
     }
     let api = NodeAPI(node: settings.node, region: settings.region, store: store, tokens: tokens, peers: peerStatus, committed: committed,
                       waitLimit: settings.waitLimit, wire: wire, requestTimeout: settings.requestTimeout,
-                      logger: logger)
+                      logger: logger, faultClock: faultClock)
     let app = Application(router: buildRouter(api),
                           server: .http1(configuration: .init(idleTimeout: .seconds(60))),
                           configuration: .init(address: .hostname(settings.apiHost, port: settings.apiPort), serverName: "casemesh-\(settings.node)"),

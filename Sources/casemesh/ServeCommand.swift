@@ -56,6 +56,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("pid-file"), help: ArgumentHelp("Write this process's id to FILE while it runs (removed on a clean stop).", valueName: "FILE"))
     var pidFile: String?
 
+    @Flag(name: .customLong("fault-injection"), help: ArgumentHelp("Testing only: serve PUT /v1/faults/clock, which lets a global manager move this node's wall clock (chaos tests). Off by default; never on a production node."))
+    var faultInjection = false
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info (default), notice, warning, error or critical.", valueName: "LEVEL"))
     var logLevel: String?
 
@@ -115,7 +118,7 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    static let knownSettings: Set<String> = ["node-id", "region", "data-dir", "api-listen", "gossip-listen", "peer", "tls-dir", "tokens", "durability", "log-level", "wait-limit", "request-timeout", "pid-file"]
+    static let knownSettings: Set<String> = ["node-id", "region", "data-dir", "api-listen", "gossip-listen", "peer", "tls-dir", "tokens", "durability", "log-level", "wait-limit", "request-timeout", "pid-file", "fault-injection"]
 
     private func setting(_ name: String, _ flag: String?) throws -> String? {
         if let flag { return flag }
@@ -134,6 +137,17 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--\(setting) \"\(text)\" is not HOST:PORT (e.g. 127.0.0.1:8080)")
         }
         return (String(text[..<colon]), port)
+    }
+
+    /// An on/off setting: the flag, else `true`/`false` from the environment or the config file.
+    private func flag(_ name: String, _ given: Bool) throws -> Bool {
+        if given { return true }
+        guard let text = try setting(name, nil) else { return false }
+        switch text.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ValidationError("--\(name) \"\(text)\" is not true or false")
+        }
     }
 
     /// A positive number of seconds, at most an hour.
@@ -181,6 +195,7 @@ struct Serve: AsyncParsableCommand {
                                     tokensFile: try required("tokens", tokens), durability: parsedDurability)
         settings.waitLimit = try seconds("wait-limit", waitLimit, default: 5)
         settings.requestTimeout = try seconds("request-timeout", requestTimeout, default: 30)
+        settings.faultInjection = try flag("fault-injection", faultInjection)
         guard settings.requestTimeout > settings.waitLimit else {
             throw ValidationError("--request-timeout must be longer than --wait-limit, or waiting reads and writes would be cut off")
         }

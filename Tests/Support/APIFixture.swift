@@ -16,7 +16,8 @@ public struct APIFixture: Sendable {
     public let tokens: [String: String]
 
     public static func make(waitLimit: Duration = .milliseconds(300), maxBodyBytes: Int = 64 * 1024,
-                     requestTimeout: Duration = .seconds(30), logger: Logger = quietLogger) throws -> APIFixture {
+                     requestTimeout: Duration = .seconds(30), logger: Logger = quietLogger,
+                     faultClock: FaultClock? = nil) throws -> APIFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("casemesh-api-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let file = directory + "/tokens"
@@ -27,9 +28,10 @@ public struct APIFixture: Sendable {
         tokens["manager"] = try TokenFile.add(to: file, name: "mia", role: .regionalManager, region: Region("EMEA"))
         tokens["global"] = try TokenFile.add(to: file, name: "gus", role: .globalManager, region: nil)
         let store = try NodeStore.open(StoreConfiguration(dataDirectory: directory + "/data", replica: ReplicaID("emea"), region: Region("EMEA")),
-                                       wallClock: SystemWallClock(), logger: quietLogger)
+                                       wallClock: faultClock ?? SystemWallClock(), logger: quietLogger)
         let api = NodeAPI(node: ReplicaID("emea"), region: try Region("EMEA"), store: store, tokens: try TokenFile.load(file),
-                          maxBodyBytes: maxBodyBytes, waitLimit: waitLimit, requestTimeout: requestTimeout, logger: logger)
+                          maxBodyBytes: maxBodyBytes, waitLimit: waitLimit, requestTimeout: requestTimeout, logger: logger,
+                          faultClock: faultClock)
         return APIFixture(directory: directory, store: store, app: Application(router: buildRouter(api)), tokens: tokens)
     }
 
