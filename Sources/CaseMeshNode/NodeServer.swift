@@ -91,7 +91,11 @@ struct ReplicationService: Service {
                         try await shell.attach(session, messages: messages)
                     }
                 }
-                for peer in settings.peers {
+                // One connection per pair: the node with the smaller id dials,
+                // the other only accepts. When both dialled, each new
+                // connection replaced the other's, whose dialler then
+                // redialled, and the pair reconnected several times a second.
+                for peer in settings.peers where settings.node < peer.id {
                     group.addTask {
                         await transport.maintain(peer: peer.id, host: peer.host, port: peer.port) { session, messages in
                             try await shell.attach(session, messages: messages)
