@@ -29,6 +29,9 @@ import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nodes  # noqa: E402  (the harness's HTTP helper)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 BINARY = os.environ.get("CASEMESH_BIN") or os.path.join(ROOT, ".build", "debug", "casemesh")
@@ -188,19 +191,7 @@ class NodesThroughProxyTests(ProcessTestCase):
         return self.spawn(args, f"node-{name}.log")
 
     def request(self, name, method, path, body=None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.api[name], timeout=10)
-        try:
-            headers = {"Authorization": f"Bearer {self.token}"}
-            payload = None
-            if body is not None:
-                payload = json.dumps(body).encode()
-                headers["Content-Type"] = "application/json"
-            connection.request(method, path, body=payload, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-            return response.status, (json.loads(data) if data else None)
-        finally:
-            connection.close()
+        return nodes.request(("127.0.0.1", self.api[name]), method, path, self.token, body, timeout=10)
 
     def wait_healthy(self, name, process):
         def healthy():
