@@ -253,8 +253,11 @@ def run_schedule(cluster, history, rng, names, duration, stop_event, say):
         if time.monotonic() >= end:
             break
         nemesis = KINDS[rng.choice(names)](cluster, history, rng)
+        # The fault counts from before it is injected: a request that meets
+        # a node being killed falls inside the node's stopped window.
+        began = history.now()
         nemesis.start()
-        history.nemesis("start", nemesis.name, nemesis.nodes, nemesis.detail)
+        history.nemesis("start", nemesis.name, nemesis.nodes, nemesis.detail, t=began)
         say(f"{history.now():7.1f} s  {nemesis.name}: {nemesis.detail}")
         stop_event.wait(min(rng.uniform(4, 10), max(0.5, end - time.monotonic())))
         nemesis.stop()

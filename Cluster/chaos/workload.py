@@ -60,8 +60,10 @@ class History:
             line["error"] = error
         self.append(line)
 
-    def nemesis(self, event, name=None, nodes=None, detail=None):
+    def nemesis(self, event, name=None, nodes=None, detail=None, t=None):
         line = {"type": "nemesis", "event": event}
+        if t is not None:
+            line["t"] = t
         if name is not None:
             line["name"] = name
         if nodes is not None:

@@ -4,15 +4,47 @@ import CaseMeshReplication
 import Foundation
 import GRDB
 
-/// A case the batch being committed has read or written: later jobs of the
-/// batch see earlier ones' effects, and written cases carry their new list
-/// columns for the query index.
+/// A case as stored: read by a batch, or written by one (then carrying its
+/// new list columns for the query index).
 struct BatchCase: Sendable {
     var row: Int64?
     var state: CaseState
     var digest: StateDigest
     /// Set once the batch has written the case.
     var columns: QueryIndex.Columns?
+}
+
+/// The cases one batch reads and changes. Later jobs of the batch see
+/// earlier ones' effects; each changed case is encoded, digested and
+/// written once when the batch ends, however many of its jobs touched it
+/// (a burst of remote deltas to one busy case costs one write, not one per
+/// delta: encoding a case with a long timeline is the expensive part).
+struct BatchCases {
+    /// Cases as stored before the batch changed them.
+    private(set) var stored: [CaseID: BatchCase] = [:]
+    /// The batch's new states, in the order the cases were first changed.
+    private(set) var staged: [CaseID: CaseState] = [:]
+    private(set) var order: [CaseID] = []
+    /// The cases written when the batch ended.
+    var written: [BatchCase] = []
+
+    /// The case as the batch sees it now: staged, or as stored (nil when
+    /// unknown here; the caller loads it with `remember`).
+    func current(_ id: CaseID) -> CaseState? {
+        staged[id] ?? stored[id]?.state
+    }
+
+    func knows(_ id: CaseID) -> Bool {
+        staged[id] != nil || stored[id] != nil
+    }
+
+    mutating func remember(_ loaded: BatchCase) {
+        stored[loaded.state.id] = loaded
+    }
+
+    mutating func stage(_ state: CaseState) {
+        if staged.updateValue(state, forKey: state.id) == nil { order.append(state.id) }
+    }
 }
 
 extension NodeStore {
@@ -57,7 +89,7 @@ extension NodeStore {
             let (results, end, changed, work) = try await pool.write { db in
                 let workBegan = clock.now
                 var state = start
-                var cache: [CaseID: BatchCase] = [:]
+                var cache = BatchCases()
                 var results: [Result<JobOutcome, StoreError>] = []
                 results.reserveCapacity(jobs.count)
                 for job in jobs {
@@ -69,8 +101,9 @@ extension NodeStore {
                         results.append(.failure(.rejected(error)))
                     }
                 }
+                try self.writeStaged(db: db, state: &state, cache: &cache)
                 try self.finishBatch(db: db, state: &state, start: start)
-                return (results, state, cache.values.filter { $0.columns != nil }, clock.now - workBegan)
+                return (results, state, cache.written, clock.now - workBegan)
             }
             let total = clock.now - began
             fingerprints.withLock { fingerprints in
@@ -94,18 +127,18 @@ extension NodeStore {
     }
 
     private func apply(_ job: WriteJob, db: Database, state: inout WriterState,
-                       cache: inout [CaseID: BatchCase]) throws -> JobOutcome {
+                       cache: inout BatchCases) throws -> JobOutcome {
         switch job {
         case let .create(draft, actor):
             let id = try draft.id ?? CaseID(UUID().uuidString.lowercased())
             if let existing = try loadCase(id, db: db, cache: &cache) {
                 // A retry must still be a valid request: bad input is refused
                 // the same way whether or not the case exists.
-                let retry = NewCase(id: id, number: existing.state.header.number, region: configuration.region, title: draft.title,
+                let retry = NewCase(id: id, number: existing.header.number, region: configuration.region, title: draft.title,
                                     customer: draft.customer, product: draft.product, severity: draft.severity, level: draft.level,
                                     fields: draft.fields)
                 _ = try CaseState.create(retry, context: CommandContext(replica: configuration.replica, time: .zero, actor: actor))
-                return .write(WriteOutcome(state: existing.state, delta: nil, position: nil, followUpPosition: nil, created: false))
+                return .write(WriteOutcome(state: existing, delta: nil, position: nil, followUpPosition: nil, created: false))
             }
             let (number, sequence) = try nextCaseNumber(db: db)
             let time = try tick(&state, db: db)
@@ -113,7 +146,7 @@ extension NodeStore {
                                   product: draft.product, severity: draft.severity, level: draft.level, fields: draft.fields)
             let created = try CaseState.create(newCase, context: CommandContext(replica: configuration.replica, time: time, actor: actor))
             try db.run("INSERT INTO region_counters(region, last) VALUES (?, ?) ON CONFLICT(region) DO UPDATE SET last = excluded.last", [configuration.region.rawValue, sequence])
-            let position = try persist(id: id, previous: nil, new: created, delta: created, origin: configuration.replica, db: db, state: &state, cache: &cache)
+            let position = try persist(created, delta: created, origin: configuration.replica, db: db, state: &state, cache: &cache)
             return .write(WriteOutcome(state: created, delta: created, position: position, followUpPosition: nil, created: true))
 
         case let .command(id, command, actor):
@@ -121,19 +154,19 @@ extension NodeStore {
                 throw StoreError.rejected(DomainError(code: .notFound, message: "no case with id \(id)", field: "id"))
             }
             let time = try tick(&state, db: db)
-            var updated = existing.state
+            var updated = existing
             let delta = try updated.execute(command, context: CommandContext(replica: configuration.replica, time: time, actor: actor))
             if delta.causal.context.isEmpty && delta.timeline.count == 0 {
                 // Nothing changed (e.g. a field set to its current value): nothing to log or ship.
-                return .write(WriteOutcome(state: existing.state, delta: nil, position: nil, followUpPosition: nil, created: false))
+                return .write(WriteOutcome(state: existing, delta: nil, position: nil, followUpPosition: nil, created: false))
             }
-            let position = try persist(id: id, previous: existing, new: updated, delta: delta, origin: configuration.replica, db: db, state: &state, cache: &cache)
+            let position = try persist(updated, delta: delta, origin: configuration.replica, db: db, state: &state, cache: &cache)
             return .write(WriteOutcome(state: updated, delta: delta, position: position, followUpPosition: nil, created: false))
 
         case let .remote(origin, counter, delta):
             let applied = state.applied[origin] ?? 0
             if counter <= applied {
-                let current = try loadCase(delta.id, db: db, cache: &cache)?.state ?? delta
+                let current = try loadCase(delta.id, db: db, cache: &cache) ?? delta
                 return .write(WriteOutcome(state: current, delta: nil, position: nil, followUpPosition: nil, created: false))
             }
             guard counter == applied + 1 else {
@@ -142,10 +175,9 @@ extension NodeStore {
             // Fold the remote clock into ours (rejecting excess skew) before anything is written.
             try receive(delta.updatedAt, state: &state, db: db)
             let existing = try loadCase(delta.id, db: db, cache: &cache)
-            var merged = existing?.state ?? CaseState(header: delta.header)
+            var merged = existing ?? CaseState(header: delta.header)
             let followUp = merged.merge(delta)
-            let position = try persist(id: delta.id, previous: existing, new: merged, delta: delta, origin: origin,
-                                       db: db, state: &state, cache: &cache)
+            let position = try persist(merged, delta: delta, origin: origin, db: db, state: &state, cache: &cache)
             var followUpPosition: LogPosition?
             if let followUp {
                 followUpPosition = try appendLog(origin: configuration.replica, caseID: delta.id, delta: followUp, db: db, state: &state)
@@ -160,10 +192,10 @@ extension NodeStore {
             var followUpPosition: LogPosition?
             for incoming in states {
                 let existing = try loadCase(incoming.id, db: db, cache: &cache)
-                var merged = existing?.state ?? CaseState(header: incoming.header)
+                var merged = existing ?? CaseState(header: incoming.header)
                 let followUp = merged.merge(incoming)
-                if let existing, existing.state == merged { continue }
-                try writeCase(id: incoming.id, previous: existing, new: merged, db: db, state: &state, cache: &cache)
+                if let existing, existing == merged { continue }
+                cache.stage(merged)
                 if let followUp {
                     followUpPosition = try appendLog(origin: configuration.replica, caseID: incoming.id, delta: followUp, db: db, state: &state)
                 }
@@ -203,16 +235,16 @@ extension NodeStore {
         try db.run("INSERT INTO node_meta(key, value) VALUES ('hlc_upper_bound', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [Int64(clamping: bound)])
     }
 
-    private func loadCase(_ id: CaseID, db: Database, cache: inout [CaseID: BatchCase]) throws -> BatchCase? {
-        if let cached = cache[id] { return cached }
+    /// The case as the batch sees it (its own changes included).
+    private func loadCase(_ id: CaseID, db: Database, cache: inout BatchCases) throws -> CaseState? {
+        if cache.knows(id) { return cache.current(id) }
         if let recent = recent.withLock({ $0[id] }) {
-            cache[id] = recent
-            return recent
+            cache.remember(recent)
+            return recent.state
         }
         guard let stored = try db.fetchStoredCase(id) else { return nil }
-        let loaded = BatchCase(row: stored.rowid, state: stored.state, digest: stored.digest, columns: nil)
-        cache[id] = loaded
-        return loaded
+        cache.remember(BatchCase(row: stored.rowid, state: stored.state, digest: stored.digest, columns: nil))
+        return stored.state
     }
 
     /// The next number of this node's region, e.g. `EMEA-000124`; the counter
@@ -224,17 +256,24 @@ extension NodeStore {
         return ("\(region)-\(String(repeating: "0", count: max(0, 6 - digits.count)))\(digits)", value)
     }
 
-    /// Writes the case row, its search entry, the digests and the delta.
-    private func persist(id: CaseID, previous: BatchCase?, new: CaseState, delta: CaseState,
-                         origin: ReplicaID, db: Database, state: inout WriterState,
-                         cache: inout [CaseID: BatchCase]) throws -> LogPosition {
-        try writeCase(id: id, previous: previous, new: new, db: db, state: &state, cache: &cache)
-        return try appendLog(origin: origin, caseID: id, delta: delta, db: db, state: &state)
+    /// Stages the new case (written when the batch ends) and logs the delta.
+    private func persist(_ new: CaseState, delta: CaseState, origin: ReplicaID, db: Database, state: inout WriterState,
+                         cache: inout BatchCases) throws -> LogPosition {
+        cache.stage(new)
+        return try appendLog(origin: origin, caseID: new.id, delta: delta, db: db, state: &state)
+    }
+
+    /// Writes every case the batch changed, once each.
+    private func writeStaged(db: Database, state: inout WriterState, cache: inout BatchCases) throws {
+        for id in cache.order {
+            guard let new = cache.staged[id] else { continue }
+            cache.written.append(try writeCase(id: id, previous: cache.stored[id], new: new, db: db, state: &state))
+        }
     }
 
     /// Writes the case row, its search entry and the node and bucket digests.
     private func writeCase(id: CaseID, previous: BatchCase?, new: CaseState,
-                           db: Database, state: inout WriterState, cache: inout [CaseID: BatchCase]) throws {
+                           db: Database, state: inout WriterState) throws -> BatchCase {
         let digest = new.digest
         let bucket = CaseBucket.of(id)
         let now = Int64(clamping: wallClock.nowMillis())
@@ -269,9 +308,8 @@ extension NodeStore {
         }
         state.digest.toggle(digest)
         state.bucketDigests[bucket].toggle(digest)
-        if let rowid = row.rowid {
-            cache[id] = BatchCase(row: rowid, state: new, digest: digest, columns: QueryIndex.Columns(row, rowid: rowid))
-        }
+        let rowid = row.rowid ?? db.lastInsertedRowID
+        return BatchCase(row: rowid, state: new, digest: digest, columns: QueryIndex.Columns(row, rowid: rowid))
     }
 
     private func appendLog(origin: ReplicaID, caseID: CaseID, delta: CaseState, db: Database, state: inout WriterState) throws -> LogPosition {
