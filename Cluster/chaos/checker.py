@@ -405,6 +405,35 @@ def check_availability(ops, windows, findings):
             "per_node": per_node, "refusals": refusals, "writes_to_stopped_nodes": stopped}
 
 
+def isolation_sides(ops, nemeses):
+    """Writes that began and ended while one node was cut off from the others
+    (an `isolate` nemesis, from when its rules were in place), split into the cut-off node's and the other two's:
+    the figure that tells an available store from a quorum store (which
+    cannot write on the minority side). Reported, not judged: the
+    availability check above already covers every running node."""
+    windows, began = [], {}
+    for line in nemeses:
+        if line.get("name") != "isolate" or not line.get("nodes"):
+            continue
+        lone = line["nodes"][0]
+        if line["event"] == "start":
+            began[lone] = line.get("in_effect", line["t"])
+        elif line["event"] == "stop" and lone in began:
+            windows.append((began.pop(lone), line["t"], lone))
+    sides = {"isolated": {"ok": 0, "fail": 0, "info": 0}, "majority": {"ok": 0, "fail": 0, "info": 0}}
+    for op in ops:
+        if op.f not in WRITES or op.process == "setup":
+            continue
+        for start, stop, lone in windows:
+            if start <= op.t0 and op.t1 <= stop:
+                sides["isolated" if op.node == lone else "majority"][op.kind] += 1
+                break
+    for counts in sides.values():
+        answered = counts["ok"] + counts["info"]
+        counts["ok_fraction"] = counts["ok"] / answered if answered else None
+    return {"windows": len(windows), **sides}
+
+
 def check_reads(ops, findings):
     adds = [op for op in ops if op.f == "add_note" and op.kind == "ok"]
     removes = {}
@@ -457,6 +486,7 @@ def check(lines, final):
         check_fields(node, cases, ops, findings)
         check_escalations(node, cases, ops, findings)
     report["availability"] = check_availability(ops, windows, findings)
+    report["availability"]["during_isolation"] = isolation_sides(ops, nemeses)
     report["reads"] = check_reads(ops, findings)
     counts = {}
     for op in ops:
@@ -480,6 +510,17 @@ def check(lines, final):
     return report
 
 
+def side_summary(isolation):
+    """`isolated node 1.000 (n of n), other nodes 1.000 (n of n)`."""
+    parts = []
+    for side, label in (("isolated", "cut-off node"), ("majority", "other nodes")):
+        counts = isolation[side]
+        fraction = counts["ok_fraction"]
+        shown = "n/a" if fraction is None else f"{fraction:.3f}"
+        parts.append(f"{label} {shown} ({counts['ok']} of {counts['ok'] + counts['info']})")
+    return ", ".join(parts)
+
+
 def summary(report):
     """The table a person reads after a run."""
     rows = []
@@ -498,6 +539,9 @@ def summary(report):
     fraction = avail["ok_fraction"]
     rows.append(("ok-fraction (running nodes)", "n/a" if fraction is None else f"{fraction:.4f} "
                  f"({avail['writes_to_running_nodes']['ok']} of {avail['writes_to_running_nodes']['ok'] + avail['writes_to_running_nodes']['info']})"))
+    isolation = avail.get("during_isolation") or {}
+    if isolation.get("windows"):
+        rows.append(("writes while isolated", side_summary(isolation)))
     stopped = avail["writes_to_stopped_nodes"]
     rows.append(("writes to stopped nodes", f"ok {stopped['ok']}, unknown {stopped['info']}, fail {stopped['fail']} (not counted)"))
     if avail["refusals"]:

@@ -257,7 +257,7 @@ def run_schedule(cluster, history, rng, names, duration, stop_event, say):
         # a node being killed falls inside the node's stopped window.
         began = history.now()
         nemesis.start()
-        history.nemesis("start", nemesis.name, nemesis.nodes, nemesis.detail, t=began)
+        history.nemesis("start", nemesis.name, nemesis.nodes, nemesis.detail, t=began, in_effect=history.now())
         say(f"{history.now():7.1f} s  {nemesis.name}: {nemesis.detail}")
         stop_event.wait(min(rng.uniform(4, 10), max(0.5, end - time.monotonic())))
         nemesis.stop()
@@ -265,14 +265,20 @@ def run_schedule(cluster, history, rng, names, duration, stop_event, say):
         say(f"{history.now():7.1f} s  {nemesis.name} healed")
 
 
-def heal_all(cluster):
-    """Removes every fault: links, proxies, clocks; resumes and restarts
-    nodes. Used after the schedule and on interruption."""
+def heal_all_links(cluster):
+    """Removes every link fault (all iptables rules the nemeses added)."""
     for node in cluster.nodes:
         try:
             netns.flush(node.id)
         except RuntimeError:
             pass
+
+
+def heal_all(cluster):
+    """Removes every fault: links, proxies, clocks; resumes and restarts
+    nodes. Used after the schedule and on interruption."""
+    heal_all_links(cluster)
+    for node in cluster.nodes:
         cluster.set_proxy(node, {})
         if node.process is not None and node.process.poll() is None:
             try:

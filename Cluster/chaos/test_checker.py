@@ -335,6 +335,21 @@ class Availability(CheckerTest):
         self.assertEqual(report["availability"]["refusals"], {"remove_attendee: 404 not found": 1})
         self.assertEqual(report["availability"]["ok_fraction"], 1.0)
 
+    def test_writes_during_isolation_split_by_side(self):
+        # Inside the window: one ok and one unknown at the cut-off node, one ok
+        # elsewhere; a write straddling the window's end counts on neither side.
+        # The cut takes effect at 1.5; a write begun before that counts on neither side.
+        self.history.nemesis("isolate", "amer", 1, 5)
+        self.history.lines[-2]["in_effect"] = 1.5
+        self.history.set_field("owner", "o0", 1.2, 1.3, node="amer", kind="info")
+        self.history.set_field("owner", "o1", 2, 3, node="amer").set_field("owner", "o2", 2, 4.5, node="amer", kind="info")
+        self.history.set_field("owner", "o3", 2, 3, node="apac").set_field("owner", "o4", 4.8, 5.2, node="apac")
+        sides = self.run_check()["availability"]["during_isolation"]
+        self.assertEqual(sides["windows"], 1)
+        self.assertEqual((sides["isolated"]["ok"], sides["isolated"]["info"], sides["isolated"]["ok_fraction"]), (1, 1, 0.5))
+        self.assertEqual((sides["majority"]["ok"], sides["majority"]["info"], sides["majority"]["ok_fraction"]), (1, 0, 1.0))
+        self.assertIn("cut-off node 0.500 (1 of 2)", checker.summary(self.run_check()))
+
 
 class Reads(CheckerTest):
     def test_read_misses_own_nodes_write(self):

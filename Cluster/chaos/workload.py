@@ -60,10 +60,12 @@ class History:
             line["error"] = error
         self.append(line)
 
-    def nemesis(self, event, name=None, nodes=None, detail=None, t=None):
+    def nemesis(self, event, name=None, nodes=None, detail=None, t=None, in_effect=None):
         line = {"type": "nemesis", "event": event}
         if t is not None:
             line["t"] = t
+        if in_effect is not None:
+            line["in_effect"] = in_effect
         if name is not None:
             line["name"] = name
         if nodes is not None:
