@@ -67,8 +67,11 @@ public struct ReplicationEngine: Sendable {
     private var peers: [ReplicaID: Peer]
     /// Highest counter per origin handed to the shell to apply.
     private var pending: LogPositions = [:]
-    /// When the oldest still-pending apply of each origin was handed out.
-    private var pendingSince: [ReplicaID: UInt64] = [:]
+    /// Since when the pending applies of each origin have made no progress,
+    /// and where they stood then. Under a steady stream entries are always
+    /// pending, so the clock restarts whenever applied positions advance:
+    /// only applies that stopped reporting back are given up on.
+    private var pendingSince: [ReplicaID: (time: UInt64, applied: UInt64)] = [:]
     private var incoming: [ReplicaID: IncomingCatchUp] = [:]
     private var nextSession: UInt64
 
@@ -175,6 +178,13 @@ public struct ReplicationEngine: Sendable {
         public var acknowledged: LogPositions
     }
 
+    /// Entries received out of order (after a gap) and dropped. On a
+    /// healthy link a sender's entries arrive in order, so this stays 0.
+    public private(set) var gapsSeen: UInt64 = 0
+    /// Times entries sent to a peer went unacknowledged for the retransmit
+    /// timeout and were sent again (a lost message or a silent peer).
+    public private(set) var retransmissions: UInt64 = 0
+
     public var peerViews: [PeerView] {
         peers.keys.sorted().map { peer in
             let state = peers[peer]!
@@ -253,9 +263,14 @@ public struct ReplicationEngine: Sendable {
 
     private mutating func onCommitted(log: some ReplicaLog, out: inout [ReplicationDirective]) {
         let applied = log.applied
-        for (origin, counter) in pending where counter <= (applied[origin] ?? 0) {
-            pending[origin] = nil
-            pendingSince[origin] = nil
+        for (origin, counter) in pending {
+            let position = applied[origin] ?? 0
+            if counter <= position {
+                pending[origin] = nil
+                pendingSince[origin] = nil
+            } else if let since = pendingSince[origin], position > since.applied {
+                pendingSince[origin] = (now, position)
+            }
         }
         for peer in peers.keys.sorted() { acknowledgeIfBehind(peer, applied: applied, out: &out) }
         shipAll(log: log, out: &out)
@@ -286,11 +301,14 @@ public struct ReplicationEngine: Sendable {
             for entry in entries {
                 let base = max(applied[entry.origin] ?? 0, pending[entry.origin] ?? 0)
                 if entry.counter == base + 1 {
-                    if pending[entry.origin] == nil || pendingSince[entry.origin] == nil { pendingSince[entry.origin] = now }
+                    if pending[entry.origin] == nil || pendingSince[entry.origin] == nil {
+                        pendingSince[entry.origin] = (now, applied[entry.origin] ?? 0)
+                    }
                     pending[entry.origin] = entry.counter
                     out.append(.apply(entry))
                 } else {
                     // A duplicate or a gap: tell the sender where we stand.
+                    if entry.counter > base + 1 { gapsSeen += 1 }
                     behind = true
                 }
             }
@@ -536,7 +554,7 @@ public struct ReplicationEngine: Sendable {
             if (applied[origin] ?? 0) >= (pending[origin] ?? 0) {
                 pending[origin] = nil
                 pendingSince[origin] = nil
-            } else if now - since > configuration.retransmitAfter {
+            } else if now - since.time > configuration.retransmitAfter {
                 // Applies that never reported back: accept those entries again.
                 pending[origin] = nil
                 pendingSince[origin] = nil
@@ -565,6 +583,7 @@ public struct ReplicationEngine: Sendable {
                 }
             }
             if state.inFlight > 0 && now - state.lastProgress > configuration.retransmitAfter {
+                retransmissions += 1
                 state.sent = state.acked
                 state.lastProgress = now
             }

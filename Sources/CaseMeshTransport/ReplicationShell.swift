@@ -17,6 +17,13 @@ public actor ReplicationShell {
     /// signal coalesces a burst of commits into one shipping round.
     private let commitSignals: AsyncStream<Void>
     private let commitSignal: AsyncStream<Void>.Continuation
+    /// Remote entries the engine accepted and the store has not applied yet,
+    /// in the engine's order; one task applies them, taking all that queued
+    /// up during the previous commit in one go. Receiving never waits for a
+    /// commit, so a busy link's many small messages share commits instead of
+    /// each paying for one (which capped a peer at one message per fsync).
+    private var applyQueue: [LogEntry] = []
+    private var applying = false
 
     /// Cases merged per transaction when applying a catch-up.
     static let catchUpChunk = 1_000
@@ -25,6 +32,12 @@ public actor ReplicationShell {
         var id: Int
         var session: PeerSession
         var close: AsyncStream<Void>.Continuation
+        /// Messages for the peer, in the order the engine produced them; one
+        /// task writes them. (Writing from each handler instead let a later
+        /// message overtake an earlier one while the actor was reentered: the
+        /// peer saw a gap, dropped the later entries and waited a second for
+        /// the retransmission.)
+        var outbox: AsyncStream<ReplicationMessage>.Continuation
     }
 
     public init(node: ReplicaID, peers: [ReplicaID], store: any ReplicaStore,
@@ -56,6 +69,12 @@ public actor ReplicationShell {
         return engine.peerViews.map { view in (view, view.lastHeard.map { current >= $0 ? current - $0 : 0 }) }
     }
 
+    /// Entries dropped for arriving after a gap, and retransmission rounds:
+    /// both stay 0 on a healthy link.
+    public func deliveryCounters() -> (gaps: UInt64, retransmissions: UInt64) {
+        (engine.gapsSeen, engine.retransmissions)
+    }
+
     /// Tell the engine that local writes committed (ships them to peers).
     public func committed() async {
         await handle(.committed)
@@ -83,8 +102,9 @@ public actor ReplicationShell {
         nextAttachment += 1
         let id = nextAttachment
         let (closeSignal, close) = AsyncStream<Void>.makeStream()
+        let (outgoing, outbox) = AsyncStream<ReplicationMessage>.makeStream()
         sessions[peer]?.close.finish()
-        sessions[peer] = Attached(id: id, session: session, close: close)
+        sessions[peer] = Attached(id: id, session: session, close: close, outbox: outbox)
         await handle(.connected(peer))
         defer {
             Task { await self.detach(peer, id: id) }
@@ -107,7 +127,15 @@ public actor ReplicationShell {
             group.addTask {
                 for await _ in closeSignal {}
             }
+            group.addTask {
+                do {
+                    for await message in outgoing { try await session.send(message) }
+                } catch {
+                    self.logger.info("sending to a peer failed", metadata: ["peer": "\(peer)", "reason": "\(error)"])
+                }
+            }
             try await group.next()
+            outbox.finish()
             group.cancelAll()
         }
     }
@@ -120,18 +148,34 @@ public actor ReplicationShell {
 
     private func handle(_ event: ReplicationEvent) async {
         let directives = engine.handle(event, log: store)
-        // Consecutive applies go to the store together, so they share commits.
-        var applies: [LogEntry] = []
+        // Sends and applies are queued at once, before anything awaits, so
+        // they keep the engine's order across reentrant calls.
+        var rest: [ReplicationDirective] = []
         for directive in directives {
-            if case let .apply(entry) = directive {
-                applies.append(entry)
-                continue
+            switch directive {
+            case let .send(peer, message): sessions[peer]?.outbox.yield(message)
+            case let .apply(entry): enqueue(entry)
+            default: rest.append(directive)
             }
-            await apply(applies)
-            applies = []
-            await carryOut(directive)
         }
-        await apply(applies)
+        for directive in rest { await carryOut(directive) }
+    }
+
+    private func enqueue(_ entry: LogEntry) {
+        applyQueue.append(entry)
+        guard !applying else { return }
+        applying = true
+        Task { await self.drainApplies() }
+    }
+
+    /// Applies what is queued, again and again, until nothing is.
+    private func drainApplies() async {
+        while !applyQueue.isEmpty {
+            let batch = applyQueue
+            applyQueue = []
+            await apply(batch)
+        }
+        applying = false
     }
 
     private func apply(_ entries: [LogEntry]) async {
@@ -141,6 +185,8 @@ public actor ReplicationShell {
         for (entry, error) in zip(entries, errors) {
             guard let error, !failed.contains(entry.origin) else { continue }
             failed.insert(entry.origin)
+            // Later entries of that origin cannot apply either; the engine asks for them again.
+            applyQueue.removeAll { $0.origin == entry.origin && $0.counter >= entry.counter }
             logger.warning("could not apply a remote delta", metadata: ["origin": "\(entry.origin)", "counter": "\(entry.counter)", "reason": "\(error)"])
             await handle(.applyFailed(origin: entry.origin, counter: entry.counter))
         }
@@ -150,15 +196,9 @@ public actor ReplicationShell {
     private func carryOut(_ directive: ReplicationDirective) async {
         switch directive {
         case let .send(peer, message):
-            guard let attached = sessions[peer] else { return }
-            do {
-                try await attached.session.send(message)
-            } catch {
-                logger.info("sending to a peer failed", metadata: ["peer": "\(peer)", "reason": "\(error)"])
-                attached.close.finish()
-            }
+            sessions[peer]?.outbox.yield(message)
         case let .apply(entry):
-            await apply([entry])
+            enqueue(entry)
         case let .applyCases(states, positions, peer, session):
             // Merging states is always safe, so a large part is merged in
             // transactions of a bounded size.

@@ -103,6 +103,37 @@ private struct MiniCluster {
 }
 
 @Suite struct ReplicationEngineTests {
+    /// Under a steady stream some entries are always waiting to be applied.
+    /// As long as the applies keep landing, the engine keeps accepting the
+    /// entries that follow them (giving up on pending applies after the
+    /// retransmit timeout made every later entry a gap, and the stream stalled
+    /// for a second); applies that stop landing are still given up on.
+    @Test func pendingAppliesThatProgressAreNeverGivenUp() {
+        let n0 = ReplicaID("n0"), n1 = ReplicaID("n1")
+        var store = SimStore(node: n1, region: try! Region("EMEA"), retention: 100, wallClock: SimClock(), maxOffset: 500)
+        var source = SimStore(node: n0, region: try! Region("EMEA"), retention: 100, wallClock: SimClock(), maxOffset: 500)
+        for name in ["a", "b", "c", "d"] { _ = try! source.create(try! CaseID(name), title: name, actor: "x") }
+        guard case let .entries(entries) = source.entries(of: n0, after: 0, maxBytes: 1 << 20), entries.count == 4 else {
+            Issue.record("no entries")
+            return
+        }
+        func applies(_ directives: [ReplicationDirective]) -> [UInt64] {
+            directives.compactMap { if case let .apply(entry) = $0 { return entry.counter } else { return nil } }
+        }
+        var engine = ReplicationEngine(node: n1, peers: [n0, n1], now: 0)
+        _ = engine.handle(.connected(n0), log: store)
+        #expect(applies(engine.handle(.received(from: n0, .entries(Array(entries[0..<3]))), log: store)) == [1, 2, 3])
+        _ = engine.handle(.tick(now: 800), log: store)
+        _ = store.apply(entries[0])
+        _ = engine.handle(.committed, log: store)
+        _ = engine.handle(.tick(now: 1_500), log: store)
+        #expect(applies(engine.handle(.received(from: n0, .entries([entries[3]])), log: store)) == [4], "entry 4 follows the pending ones")
+        #expect(engine.gapsSeen == 0)
+        // No apply lands for longer than the timeout: the pending ones are given up.
+        _ = engine.handle(.tick(now: 2_600), log: store)
+        #expect(applies(engine.handle(.received(from: n0, .entries(Array(entries[1...]))), log: store)) == [2, 3, 4])
+    }
+
     /// A–B–C with A and C cut from each other: A's write reaches C through B.
     @Test func bridgeForwardsBetweenNodesThatCannotTalk() {
         var cluster = MiniCluster(nodes: 3)

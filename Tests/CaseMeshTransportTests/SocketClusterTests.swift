@@ -119,13 +119,13 @@ struct SocketClusterTests {
         let port: BoundPort
     }
 
-    static func makeNode(_ id: String, peers: [String], certificates: OpenSSLCluster, dir: String, logger: Logger) throws -> Node {
+    static func makeNode(_ id: String, peers: [String], certificates: OpenSSLCluster, dir: String, logger: Logger,
+                         configuration: ReplicationConfiguration = ReplicationConfiguration(heartbeatInterval: 100, peerTimeout: 2_000, retransmitAfter: 500)) throws -> Node {
         let replica = ReplicaID(id)
         let store = try NodeStore.open(StoreConfiguration(dataDirectory: "\(dir)/\(id)", replica: replica, region: try Region(id.uppercased()),
                                                           durability: .normal), wallClock: SystemWallClock(), logger: logger)
         let shell = ReplicationShell(node: replica, peers: ([id] + peers).map { ReplicaID($0) }, store: store,
-                                     configuration: ReplicationConfiguration(heartbeatInterval: 100, peerTimeout: 2_000, retransmitAfter: 500),
-                                     logger: logger)
+                                     configuration: configuration, logger: logger)
         let transport = Transport(settings: try certificates.settings(id, peers: peers), logger: logger)
         return Node(id: replica, store: store, shell: shell, transport: transport, port: BoundPort())
     }
@@ -178,6 +178,44 @@ struct SocketClusterTests {
             group.cancelAll()
         }
         for node in nodes { await node.store.close() }
+    }
+
+    /// Many writers at once, each signalling its commit: the shell ships from
+    /// several reentrant calls, and the entries must still reach the peer in
+    /// log order — no entry dropped after a gap, no retransmission round.
+    @Test func concurrentWritersShipInLogOrder() async throws {
+        let certificates = try OpenSSLCluster(nodes: ["amer", "emea"])
+        defer { certificates.remove() }
+        let logger = Logger(label: "casemesh.socket-tests")
+        // No timeout can fire while the suite loads the machine: any gap is then an ordering fault.
+        let patient = ReplicationConfiguration(heartbeatInterval: 100, peerTimeout: 600_000, retransmitAfter: 600_000)
+        let amer = try Self.makeNode("amer", peers: ["emea"], certificates: certificates, dir: certificates.dir, logger: logger, configuration: patient)
+        let emea = try Self.makeNode("emea", peers: ["amer"], certificates: certificates, dir: certificates.dir, logger: logger, configuration: patient)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            try await Self.start([amer, emea], links: [("amer", "emea")], in: &group)
+            let id = try await Self.create(amer, "Busy case")
+            try await ReplicationOverTLSTests.waitUntil("emea holds the case") { try emea.store.caseState(id) != nil }
+            try await withThrowingTaskGroup(of: Void.self) { writers in
+                for writer in 0..<32 {
+                    writers.addTask {
+                        for index in 0..<20 {
+                            _ = try await amer.store.execute(.addNote(id: try NoteID("n-\(writer)-\(index)"), text: "note \(writer)-\(index)", visibility: .internal),
+                                                             on: id, actor: "ana")
+                            await amer.shell.committed()
+                        }
+                    }
+                }
+                try await writers.waitForAll()
+            }
+            try await ReplicationOverTLSTests.waitUntil("emea holds all 640 notes") { try emea.store.caseState(id)?.notes.count == 640 }
+            let received = await emea.shell.deliveryCounters()
+            let sent = await amer.shell.deliveryCounters()
+            #expect(received.gaps == 0, "entries arrived out of order")
+            #expect(sent.retransmissions == 0, "entries had to be sent again")
+            group.cancelAll()
+        }
+        await amer.store.close()
+        await emea.store.close()
     }
 
     /// EMEA and APAC are not peers of each other; AMER links both. Writes at

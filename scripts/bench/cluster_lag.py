@@ -1,8 +1,10 @@
 """Replication lag of a CaseMesh cluster at a steady write rate.
 
 Writers add notes at NODE A at RATE writes/s (paced, spread over several
-connections); a watcher polls the other nodes' /v1/cluster "applied"
-positions every millisecond or two. A write's lag is the time from its
+connections); a watcher per other node polls its /v1/cluster "applied"
+positions every millisecond or two. The watchers run in processes of their
+own: sharing the writers' interpreter lock, a poll could wait a hundred
+milliseconds for its turn at high rates, which the lag would then include. A write's lag is the time from its
 acknowledgement at A until both other nodes have applied A's log up to it.
 Prints p50/p99/max in milliseconds and the number of writes measured.
 
@@ -12,6 +14,7 @@ import base64
 import bisect
 import http.client
 import json
+import multiprocessing
 import sys
 import threading
 import time
@@ -23,6 +26,19 @@ def connect(url):
     return http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
 
 
+def watch(url, token, stop, results):
+    """Polls one node until `stop` is set; sends back [(time, applied dict)]."""
+    connection = connect(url)
+    polls = []
+    while not stop.is_set():
+        connection.request("GET", "/v1/cluster", headers={"Authorization": "Bearer " + token})
+        response = connection.getresponse()
+        view = json.loads(response.read())
+        polls.append((time.monotonic(), view.get("applied", {})))
+        time.sleep(0.001)
+    results.put((url, polls))
+
+
 def main():
     url_a, url_b, url_c, token, cases, rate, seconds = sys.argv[1:8]
     cases, rate, seconds = int(cases), float(rate), float(seconds)
@@ -31,9 +47,7 @@ def main():
     writers = max(16, int(rate / 20))
     headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
     acked = {}  # counter at A -> monotonic time of the acknowledgement
-    seen = {url_b: [], url_c: []}  # (time, applied counter of A)
     lock = threading.Lock()
-    stop = threading.Event()
     origin = None
     errors = []
 
@@ -64,30 +78,23 @@ def main():
                 origin = node
                 acked[int(counter)] = now
 
-    def watcher(url):
-        connection = connect(url)
-        while not stop.is_set():
-            connection.request("GET", "/v1/cluster", headers={"Authorization": "Bearer " + token})
-            response = connection.getresponse()
-            view = json.loads(response.read())
-            now = time.monotonic()
-            if origin is not None:
-                seen[url].append((now, view.get("applied", {}).get(origin, 0)))
-            time.sleep(0.001)
-
+    watching = multiprocessing.Event()
+    results = multiprocessing.Queue()
+    watchers = [multiprocessing.Process(target=watch, args=(url, token, watching, results)) for url in (url_b, url_c)]
+    for process in watchers:
+        process.start()
     start = time.monotonic()
-    watchers = [threading.Thread(target=watcher, args=(url,)) for url in (url_b, url_c)]
-    for thread in watchers:
-        thread.start()
     threads = [threading.Thread(target=writer, args=(index,)) for index in range(writers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     time.sleep(1.0)  # let the last writes arrive
-    stop.set()
-    for thread in watchers:
-        thread.join()
+    watching.set()
+    collected = dict(results.get() for _ in watchers)
+    for process in watchers:
+        process.join()
+    seen = {url: [(moment, applied.get(origin, 0)) for moment, applied in collected[url]] for url in (url_b, url_c)}
 
     # Applied positions only grow, so the first poll showing a counter is
     # found by bisection.
