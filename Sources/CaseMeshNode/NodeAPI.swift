@@ -18,6 +18,8 @@ public struct NodeAPI: Sendable {
     public var peers: (@Sendable () async -> [PeerStatus])?
     /// Tells replication that a local write committed.
     public var committed: (@Sendable () async -> Void)?
+    /// Replication's delivery counters (metrics); nil on a single node.
+    public var delivery: (@Sendable () async -> ReplicationDelivery)?
     /// Unix milliseconds (SLA views, reports).
     public var now: @Sendable () -> Int64
     /// Largest request body accepted (413 beyond).
@@ -41,7 +43,8 @@ public struct NodeAPI: Sendable {
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
                 maxBodyBytes: Int = 1 << 20, waitLimit: Duration = .seconds(5), metrics: NodeMetrics = NodeMetrics(),
                 wire: WireCounters? = nil, requestTimeout: Duration = .seconds(30),
-                logger: Logger = Logger(label: "casemesh.api"), faultClock: FaultClock? = nil) {
+                logger: Logger = Logger(label: "casemesh.api"), faultClock: FaultClock? = nil,
+                delivery: (@Sendable () async -> ReplicationDelivery)? = nil) {
         self.node = node
         self.region = region
         self.store = store
@@ -56,6 +59,20 @@ public struct NodeAPI: Sendable {
         self.requestTimeout = requestTimeout
         self.logger = logger
         self.faultClock = faultClock
+        self.delivery = delivery
+    }
+}
+
+/// How replication's messages arrived: entries dropped for coming after a
+/// gap, and rounds of entries sent again for want of an acknowledgement. Both
+/// stay 0 on healthy links; growth means lost messages or a stalled peer.
+public struct ReplicationDelivery: Sendable, Equatable {
+    public var gaps: UInt64
+    public var retransmissions: UInt64
+
+    public init(gaps: UInt64, retransmissions: UInt64) {
+        self.gaps = gaps
+        self.retransmissions = retransmissions
     }
 }
 
@@ -210,7 +227,8 @@ public func buildRouter(_ api: NodeAPI) -> Router<BasicRequestContext> {
     on(.get, "/metrics") { request, _ in
         _ = try handlers.authenticate(request)
         let peers = await api.peers?() ?? []
-        let text = api.metrics.render(store: api.store, peers: peers, wire: api.wire)
+        let delivery = await api.delivery?()
+        let text = api.metrics.render(store: api.store, peers: peers, wire: api.wire, delivery: delivery)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }

@@ -44,7 +44,7 @@ public final class NodeMetrics: Sendable {
     }
 
     /// The Prometheus text for a scrape.
-    func render(store: NodeStore, peers: [PeerStatus], wire: WireCounters?) -> [UInt8] {
+    func render(store: NodeStore, peers: [PeerStatus], wire: WireCounters?, delivery: ReplicationDelivery? = nil) -> [UInt8] {
         let statistics = store.commitStatistics
         total("casemesh_commits_total", help: "Committed transactions (group commits).", statistics.commits)
         total("casemesh_committed_writes_total", help: "Writes carried by committed transactions.", statistics.writes)
@@ -59,6 +59,10 @@ public final class NodeMetrics: Sendable {
             gauge("casemesh_peer_lag_seconds", [("peer", peer.id.rawValue)],
                   help: "While the peer lags, seconds since it was last heard from (0 when it holds everything).", seconds)
             gauge("casemesh_peer_up", [("peer", peer.id.rawValue)], help: "1 while the peer is connected and answering.", peer.alive ? 1 : 0)
+        }
+        if let delivery {
+            total("casemesh_replication_gaps_total", help: "Received log entries dropped for arriving after a gap (sent again later).", Int(clamping: delivery.gaps))
+            total("casemesh_replication_retransmits_total", help: "Times unacknowledged entries were sent to a peer again.", Int(clamping: delivery.retransmissions))
         }
         if let wire {
             for (kind, count) in wire.sent {

@@ -126,6 +126,7 @@ public func runNode(_ settings: NodeSettings, logger: Logger) async throws {
                                    wallClock: faultClock ?? SystemWallClock(), logger: logger)
     var services: [any Service] = [StoreService(store: store)]
     var peerStatus: (@Sendable () async -> [PeerStatus])?
+    var delivery: (@Sendable () async -> ReplicationDelivery)?
     var committed: (@Sendable () async -> Void)?
     var wire: WireCounters?
     if !settings.peers.isEmpty {
@@ -153,10 +154,14 @@ public func runNode(_ settings: NodeSettings, logger: Logger) async throws {
             }
         }
         committed = { shell.notifyCommitted() }
+        delivery = {
+            let counters = await shell.deliveryCounters()
+            return ReplicationDelivery(gaps: counters.gaps, retransmissions: counters.retransmissions)
+        }
     }
     let api = NodeAPI(node: settings.node, region: settings.region, store: store, tokens: tokens, peers: peerStatus, committed: committed,
                       waitLimit: settings.waitLimit, wire: wire, requestTimeout: settings.requestTimeout,
-                      logger: logger, faultClock: faultClock)
+                      logger: logger, faultClock: faultClock, delivery: delivery)
     let app = Application(router: buildRouter(api),
                           server: .http1(configuration: .init(idleTimeout: .seconds(60))),
                           configuration: .init(address: .hostname(settings.apiHost, port: settings.apiPort), serverName: "casemesh-\(settings.node)"),

@@ -454,7 +454,20 @@ import CaseMeshTestSupport
                 #expect(text.contains("casemesh_commits_total 1"))
                 #expect(text.contains("casemesh_cases 1"))
                 #expect(text.contains("casemesh_http_request_duration_seconds"))
+                #expect(!text.contains("casemesh_replication_gaps_total"), "a single node has no replication counters")
             }
         }
+    }
+
+    @Test func metricsShowReplicationDelivery() async throws {
+        let fixture = try APIFixture.make(delivery: { ReplicationDelivery(gaps: 3, retransmissions: 2) })
+        try await fixture.app.test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get, headers: fixture.headers("viewer")) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains("casemesh_replication_gaps_total 3"), "\(text)")
+                #expect(text.contains("casemesh_replication_retransmits_total 2"))
+            }
+        }
+        await fixture.close()
     }
 }

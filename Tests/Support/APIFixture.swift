@@ -17,7 +17,7 @@ public struct APIFixture: Sendable {
 
     public static func make(waitLimit: Duration = .milliseconds(300), maxBodyBytes: Int = 64 * 1024,
                      requestTimeout: Duration = .seconds(30), logger: Logger = quietLogger,
-                     faultClock: FaultClock? = nil) throws -> APIFixture {
+                     faultClock: FaultClock? = nil, delivery: (@Sendable () async -> ReplicationDelivery)? = nil) throws -> APIFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("casemesh-api-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let file = directory + "/tokens"
@@ -31,7 +31,7 @@ public struct APIFixture: Sendable {
                                        wallClock: faultClock ?? SystemWallClock(), logger: quietLogger)
         let api = NodeAPI(node: ReplicaID("emea"), region: try Region("EMEA"), store: store, tokens: try TokenFile.load(file),
                           maxBodyBytes: maxBodyBytes, waitLimit: waitLimit, requestTimeout: requestTimeout, logger: logger,
-                          faultClock: faultClock)
+                          faultClock: faultClock, delivery: delivery)
         return APIFixture(directory: directory, store: store, app: Application(router: buildRouter(api)), tokens: tokens)
     }
 
