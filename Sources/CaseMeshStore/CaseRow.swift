@@ -6,7 +6,6 @@ import GRDB
 /// The `cases` table: the CRDT state as a blob plus the columns queries
 /// filter and sort on, all derived from the state on every write.
 struct CaseRow: Sendable {
-    var rowid: Int64?
     var id: String
     var number: String
     var state: Data
@@ -20,8 +19,7 @@ struct CaseRow: Sendable {
     var updated_at: Int64
     var created_at: Int64
 
-    init(rowid: Int64?, state: CaseState, digest: StateDigest, now: Int64) {
-        self.rowid = rowid
+    init(state: CaseState, digest: StateDigest, now: Int64) {
         id = state.id.rawValue
         number = state.header.number
         self.state = Data(state.encodedBytes)

@@ -7,7 +7,7 @@ import GRDB
 /// A case as stored: read by a batch, or written by one (then carrying its
 /// new list columns for the query index).
 struct BatchCase: Sendable {
-    var row: Int64?
+    var row: Int64
     var state: CaseState
     var digest: StateDigest
     /// Set once the batch has written the case.
@@ -277,30 +277,32 @@ extension NodeStore {
         let digest = new.digest
         let bucket = CaseBucket.of(id)
         let now = Int64(clamping: wallClock.nowMillis())
-        var row = CaseRow(rowid: previous?.row, state: new, digest: digest, now: now)
-        if previous == nil {
-            let columns: StatementArguments = [row.id, row.number, row.state, row.digest, row.title, row.status, row.severity,
-                                               row.owning_region, row.owner, row.sla_due_at, row.updated_at, row.created_at]
-            try db.run("""
-                INSERT INTO cases(id, number, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at, created_at, bucket)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, columns + [bucket])
-            row.rowid = db.lastInsertedRowID
-            state.caseCount += 1
-        } else {
+        let row = CaseRow(state: new, digest: digest, now: now)
+        let rowid: Int64
+        if let previous {
             // id, number and creation time never change; leaving them out
             // keeps the unique id index untouched.
             try db.run("""
                 UPDATE cases SET state = ?, digest = ?, title = ?, status = ?, severity = ?, owning_region = ?,
                     owner = ?, sla_due_at = ?, updated_at = ? WHERE rowid = ?
                 """, [row.state, row.digest, row.title, row.status, row.severity,
-                       row.owning_region, row.owner, row.sla_due_at, row.updated_at, row.rowid])
+                       row.owning_region, row.owner, row.sla_due_at, row.updated_at, previous.row])
+            rowid = previous.row
+        } else {
+            let columns: StatementArguments = [row.id, row.number, row.state, row.digest, row.title, row.status, row.severity,
+                                               row.owning_region, row.owner, row.sla_due_at, row.updated_at, row.created_at]
+            try db.run("""
+                INSERT INTO cases(id, number, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at, created_at, bucket)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, columns + [bucket])
+            rowid = db.lastInsertedRowID
+            state.caseCount += 1
         }
         let text = CaseRow.searchText(new)
         if previous.map({ CaseRow.searchText($0.state) != text }) ?? true {
-            if previous != nil { try db.run("DELETE FROM case_search WHERE rowid = ?", [row.rowid]) }
+            if previous != nil { try db.run("DELETE FROM case_search WHERE rowid = ?", [rowid]) }
             try db.run("INSERT INTO case_search(rowid, title, problem, notes) VALUES (?, ?, ?, ?)",
-                       [row.rowid, text.title, text.problem, text.notes])
+                       [rowid, text.title, text.problem, text.notes])
         }
         if let previous {
             state.digest.toggle(previous.digest)
@@ -308,7 +310,6 @@ extension NodeStore {
         }
         state.digest.toggle(digest)
         state.bucketDigests[bucket].toggle(digest)
-        let rowid = row.rowid ?? db.lastInsertedRowID
         return BatchCase(row: rowid, state: new, digest: digest, columns: QueryIndex.Columns(row, rowid: rowid))
     }
 
