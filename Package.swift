@@ -123,13 +123,13 @@ let package = Package(
         ),
         .target(
             name: "CaseMeshTestSupport",
-            dependencies: ["CaseMeshNode", "CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT",
+            dependencies: ["CaseMeshNode", "CaseMeshStore", "CaseMeshReplication", "CaseMeshDomain", "CaseMeshCRDT",
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
             path: "Tests/Support"
         ),
         .testTarget(
             name: "CaseMeshNodeTests",
-            dependencies: ["CaseMeshTestSupport", "CaseMeshNode", "CaseMeshStore", "CaseMeshDomain", "CaseMeshCRDT",
+            dependencies: ["CaseMeshTestSupport", "CaseMeshNode", "CaseMeshStore", "CaseMeshReplication", "CaseMeshDomain", "CaseMeshCRDT",
                            .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

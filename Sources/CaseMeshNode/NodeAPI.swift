@@ -63,19 +63,6 @@ public struct NodeAPI: Sendable {
     }
 }
 
-/// How replication's messages arrived: entries dropped for coming after a
-/// gap, and rounds of entries sent again for want of an acknowledgement. Both
-/// stay 0 on healthy links; growth means lost messages or a stalled peer.
-public struct ReplicationDelivery: Sendable, Equatable {
-    public var gaps: UInt64
-    public var retransmissions: UInt64
-
-    public init(gaps: UInt64, retransmissions: UInt64) {
-        self.gaps = gaps
-        self.retransmissions = retransmissions
-    }
-}
-
 /// A peer as `/v1/cluster` shows it.
 public struct PeerStatus: Sendable {
     public var id: ReplicaID

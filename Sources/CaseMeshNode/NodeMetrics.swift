@@ -1,4 +1,5 @@
 import CaseMeshCRDT
+import CaseMeshReplication
 import CaseMeshStore
 import CaseMeshTransport
 import CoreMetrics

@@ -154,10 +154,7 @@ public func runNode(_ settings: NodeSettings, logger: Logger) async throws {
             }
         }
         committed = { shell.notifyCommitted() }
-        delivery = {
-            let counters = await shell.deliveryCounters()
-            return ReplicationDelivery(gaps: counters.gaps, retransmissions: counters.retransmissions)
-        }
+        delivery = { await shell.delivery() }
     }
     let api = NodeAPI(node: settings.node, region: settings.region, store: store, tokens: tokens, peers: peerStatus, committed: committed,
                       waitLimit: settings.waitLimit, wire: wire, requestTimeout: settings.requestTimeout,

@@ -1,3 +1,16 @@
+/// How replication's messages arrived: entries dropped for coming after a
+/// gap, and rounds of entries sent again for want of an acknowledgement. Both
+/// stay 0 on healthy links; growth means lost messages or a stalled peer.
+public struct ReplicationDelivery: Sendable, Equatable {
+    public var gaps: UInt64
+    public var retransmissions: UInt64
+
+    public init(gaps: UInt64 = 0, retransmissions: UInt64 = 0) {
+        self.gaps = gaps
+        self.retransmissions = retransmissions
+    }
+}
+
 /// Timing and size limits of the replication engine. Times are milliseconds
 /// of the clock the shell feeds in with `tick`.
 public struct ReplicationConfiguration: Sendable, Equatable {

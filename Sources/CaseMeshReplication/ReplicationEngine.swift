@@ -178,12 +178,10 @@ public struct ReplicationEngine: Sendable {
         public var acknowledged: LogPositions
     }
 
-    /// Entries received out of order (after a gap) and dropped. On a
-    /// healthy link a sender's entries arrive in order, so this stays 0.
-    public private(set) var gapsSeen: UInt64 = 0
-    /// Times entries sent to a peer went unacknowledged for the retransmit
-    /// timeout and were sent again (a lost message or a silent peer).
-    public private(set) var retransmissions: UInt64 = 0
+    /// Entries received out of order (after a gap) and dropped, and times
+    /// entries sent to a peer went unacknowledged for the retransmit timeout
+    /// and were sent again. On healthy links both stay 0.
+    public private(set) var delivery = ReplicationDelivery()
 
     public var peerViews: [PeerView] {
         peers.keys.sorted().map { peer in
@@ -308,7 +306,7 @@ public struct ReplicationEngine: Sendable {
                     out.append(.apply(entry))
                 } else {
                     // A duplicate or a gap: tell the sender where we stand.
-                    if entry.counter > base + 1 { gapsSeen += 1 }
+                    if entry.counter > base + 1 { delivery.gaps += 1 }
                     behind = true
                 }
             }
@@ -583,7 +581,7 @@ public struct ReplicationEngine: Sendable {
                 }
             }
             if state.inFlight > 0 && now - state.lastProgress > configuration.retransmitAfter {
-                retransmissions += 1
+                delivery.retransmissions += 1
                 state.sent = state.acked
                 state.lastProgress = now
             }

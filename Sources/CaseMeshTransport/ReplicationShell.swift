@@ -71,8 +71,8 @@ public actor ReplicationShell {
 
     /// Entries dropped for arriving after a gap, and retransmission rounds:
     /// both stay 0 on a healthy link.
-    public func deliveryCounters() -> (gaps: UInt64, retransmissions: UInt64) {
-        (engine.gapsSeen, engine.retransmissions)
+    public func delivery() -> ReplicationDelivery {
+        engine.delivery
     }
 
     /// Tell the engine that local writes committed (ships them to peers).

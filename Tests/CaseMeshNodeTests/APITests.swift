@@ -1,5 +1,6 @@
 import CaseMeshDomain
 import CaseMeshNode
+import CaseMeshReplication
 import CaseMeshStore
 import Foundation
 import HTTPTypes

@@ -128,7 +128,7 @@ private struct MiniCluster {
         _ = engine.handle(.committed, log: store)
         _ = engine.handle(.tick(now: 1_500), log: store)
         #expect(applies(engine.handle(.received(from: n0, .entries([entries[3]])), log: store)) == [4], "entry 4 follows the pending ones")
-        #expect(engine.gapsSeen == 0)
+        #expect(engine.delivery.gaps == 0)
         // No apply lands for longer than the timeout: the pending ones are given up.
         _ = engine.handle(.tick(now: 2_600), log: store)
         #expect(applies(engine.handle(.received(from: n0, .entries(Array(entries[1...]))), log: store)) == [2, 3, 4])

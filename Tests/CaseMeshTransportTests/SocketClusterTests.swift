@@ -208,8 +208,8 @@ struct SocketClusterTests {
                 try await writers.waitForAll()
             }
             try await ReplicationOverTLSTests.waitUntil("emea holds all 640 notes") { try emea.store.caseState(id)?.notes.count == 640 }
-            let received = await emea.shell.deliveryCounters()
-            let sent = await amer.shell.deliveryCounters()
+            let received = await emea.shell.delivery()
+            let sent = await amer.shell.delivery()
             #expect(received.gaps == 0, "entries arrived out of order")
             #expect(sent.retransmissions == 0, "entries had to be sent again")
             group.cancelAll()

@@ -1,6 +1,7 @@
 import CaseMeshCRDT
 import CaseMeshDomain
 import CaseMeshNode
+import CaseMeshReplication
 import CaseMeshStore
 import Foundation
 import HTTPTypes
