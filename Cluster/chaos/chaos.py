@@ -168,23 +168,20 @@ def main():
     if reason:
         say(f"chaos: SKIPPED — {reason}")
         return SKIP
-    root = os.path.abspath(os.path.join(HERE, "..", ".."))
-    if args.against == "etcd":
-        out = os.path.abspath(args.out or os.path.join(root, ".casemesh", "chaos", f"etcd-seed-{args.seed}-{args.nemesis}"))
-        fresh_folder(out)
-        with open(os.path.join(root, "Cluster", "local.json")) as f:
-            layout = json.load(f)
-        signal.signal(signal.SIGTERM, interrupted)
-        return run_etcd(args, layout, out, random.Random(args.seed))
     binary = os.path.abspath(args.binary)
-    if not os.access(binary, os.X_OK):
+    if args.against == "casemesh" and not os.access(binary, os.X_OK):
         say(f"chaos: no casemesh executable at {binary} (build it with `swift build --product casemesh`, or pass --binary)")
         return 2
-    out = os.path.abspath(args.out or os.path.join(root, ".casemesh", "chaos", f"seed-{args.seed}-{args.nemesis}"))
+    root = os.path.abspath(os.path.join(HERE, "..", ".."))
+    system = "etcd-" if args.against == "etcd" else ""
+    out = os.path.abspath(args.out or os.path.join(root, ".casemesh", "chaos", f"{system}seed-{args.seed}-{args.nemesis}"))
     fresh_folder(out)
     with open(os.path.join(root, "Cluster", "local.json")) as f:
         layout = json.load(f)
     rng = random.Random(args.seed)
+    if args.against == "etcd":
+        signal.signal(signal.SIGTERM, interrupted)
+        return run_etcd(args, layout, out, rng)
     names = nemesis.NAMES if args.nemesis == "mixed" else [args.nemesis]
     if args.no_proxy:
         names = [n for n in names if n != "proxy"]

@@ -210,6 +210,7 @@ def check_convergence(final, findings):
 
 
 def by_case(ops, f):
+    """case id -> the operations `f` on it, in history order."""
     grouped = {}
     for op in ops:
         if op.f == f:
@@ -217,11 +218,17 @@ def by_case(ops, f):
     return grouped
 
 
-def check_cases(node, cases, ops, findings):
-    creates = {}
+def note_removes(ops):
+    """note id -> removes of it that may have taken effect (ok or unknown)."""
+    removes = {}
     for op in ops:
-        if op.f == "create":
-            creates.setdefault(op.case, []).append(op)
+        if op.f == "remove_note" and op.kind in ("ok", "info"):
+            removes.setdefault(op.value.get("note_id"), []).append(op)
+    return removes
+
+
+def check_cases(node, cases, ops, findings):
+    creates = by_case(ops, "create")
     acked = 0
     for case_id, attempts in creates.items():
         if any(op.kind == "ok" for op in attempts):
@@ -237,13 +244,9 @@ def check_cases(node, cases, ops, findings):
 
 
 def check_notes(node, cases, ops, findings):
-    adds = {}
-    removes = {}
-    for op in ops:
-        if op.f == "add_note":
-            adds[op.value.get("text")] = op
-        elif op.f == "remove_note" and op.kind in ("ok", "info"):
-            removes.setdefault(op.value.get("note_id"), []).append(op)
+    adds = {op.value.get("text"): op for op in ops if op.f == "add_note"}
+    adds_by_case = by_case(ops, "add_note")
+    removes = note_removes(ops)
     for case_id, case in cases.items():
         seen_ids = set()
         seen_texts = set()
@@ -261,10 +264,10 @@ def check_notes(node, cases, ops, findings):
             removed = removes.get(note_id, [])
             if any(op.kind == "ok" for op in removed):
                 findings.add("removed note present", f"{node}: {case_id} still shows note {text!r} after {removed[0].describe()}")
-        for text, add in adds.items():
-            if add.case != case_id or add.kind != "ok":
+        for add in adds_by_case.get(case_id, []):
+            if add.kind != "ok":
                 continue
-            note_id = (add.result or {}).get("note_id")
+            text, note_id = add.value.get("text"), (add.result or {}).get("note_id")
             if text not in seen_texts and not removes.get(note_id):
                 findings.add("acknowledged note lost", f"{node}: {case_id} lacks note {text!r} ({add.describe()}), never removed", lost=add.i)
 
@@ -435,14 +438,8 @@ def isolation_sides(ops, nemeses):
 
 
 def check_reads(ops, findings):
-    adds = [op for op in ops if op.f == "add_note" and op.kind == "ok"]
-    removes = {}
-    for op in ops:
-        if op.f == "remove_note" and op.kind in ("ok", "info"):
-            removes.setdefault(op.value.get("note_id"), []).append(op)
-    adds_by_case = {}
-    for op in adds:
-        adds_by_case.setdefault(op.case, []).append(op)
+    adds_by_case = by_case([op for op in ops if op.kind == "ok"], "add_note")
+    removes = note_removes(ops)
     reads = [op for op in ops if op.f == "read" and op.kind == "ok"]
     stale = 0
     for read in reads:
