@@ -7,9 +7,10 @@
 //       operation (one HLC reading, one four-field write, one delta) per case;
 //   (b) one field update (status) per case — one operation per update;
 //   (c) merge the whole state into an empty replica: encode the replica's
-//       cases to bytes, decode them into a new dictionary and join every
-//       decoded ORMap into the empty replica. The in-memory join alone (no
-//       codec) is measured separately.
+//       cases to one `SegmentedBatch` (a segment per core, encoded and
+//       decoded in parallel), decode it and join every decoded ORMap into the
+//       empty replica. The same merge in one segment (one core) and the
+//       in-memory join alone (no codec) are measured separately.
 //
 // Each phase runs --runs times on fresh replicas; medians are reported. The
 // merged replica is compared with the source and the process exits non-zero
@@ -84,14 +85,42 @@ func updatedStatus(_ i: Int) -> String { updateStatuses[i % updateStatuses.count
 
 typealias CaseMap = ORMap<String, String>
 
+/// A replica's cases, kept in the order it first saw them with an index by
+/// id (as the node's store keeps them in row order): walking every case, as
+/// shipping the whole state does, then reads memory front to back instead of
+/// in hash order.
 struct Replica {
     let id: ReplicaID
     var clock: HybridLogicalClock
-    var cases: [String: CaseMap] = [:]
+    private(set) var ids: [String] = []
+    private(set) var maps: [CaseMap] = []
+    private var index: [String: Int] = [:]
 
     init(_ id: String) {
         self.id = ReplicaID(id)
         clock = HybridLogicalClock(wallClock: SystemWallClock())
+    }
+
+    var count: Int { maps.count }
+    subscript(caseID: String) -> CaseMap? { index[caseID].map { maps[$0] } }
+
+    mutating func reserveCapacity(_ count: Int) {
+        ids.reserveCapacity(count)
+        maps.reserveCapacity(count)
+        index.reserveCapacity(count)
+    }
+
+    /// Joins `map` into the case `caseID` (into nothing if the replica lacks it).
+    mutating func join(_ caseID: String, _ map: CaseMap) {
+        // One hash lookup for a new case: claim the next position, and put
+        // the old one back if the case was already here.
+        if let position = index.updateValue(maps.count, forKey: caseID) {
+            index[caseID] = position
+            maps[position].join(map)
+        } else {
+            ids.append(caseID)
+            maps.append(CaseMap().joined(map))
+        }
     }
 
     /// One operation: one HLC reading, a fresh ORMap with four fields set
@@ -103,7 +132,15 @@ struct Replica {
         var map = CaseMap()
         let delta = map.set([("title", f.title), ("customer", f.customer), ("product", f.product), ("status", f.status)],
                             time: time, replica: id)
-        cases[caseID] = map
+        // Created over an existing case: the bench never does, but the
+        // replica would keep one entry per id.
+        if let position = index.updateValue(maps.count, forKey: caseID) {
+            index[caseID] = position
+            maps[position] = map
+        } else {
+            ids.append(caseID)
+            maps.append(map)
+        }
         return delta.count
     }
 
@@ -111,46 +148,38 @@ struct Replica {
     @inline(never)
     mutating func update(_ caseID: String, _ key: String, _ value: String) -> Int {
         let time = clock.now().timestamp
-        let replica = id
-        return cases[caseID]?.set(key, value, time: time, replica: replica).count ?? 0
+        guard let position = index[caseID] else { return 0 }
+        return maps[position].set(key, value, time: time, replica: id).count
     }
 }
 
 // MARK: - Merge
 
-/// Count, then (case id, ORMap) pairs, in the non-canonical (fast) encoding.
+/// Every case, in `segments` parts encoded in parallel (one per core by default).
 @inline(never)
-func encodeCases(_ cases: [String: CaseMap]) -> [UInt8] {
-    var writer = ByteWriter(canonical: false, capacity: 16 + cases.count * 256)
-    writer.write(varint: UInt64(cases.count))
-    for (id, map) in cases {
-        writer.write(string: id)
-        map.encode(to: &writer)
-    }
-    return writer.finish()
+func encodeCases(_ replica: Replica, segments: Int) -> [UInt8] {
+    SegmentedBatch.encode(keys: replica.ids, values: replica.maps, segments: segments)
 }
 
 @inline(never)
-func decodeCases(_ bytes: [UInt8]) throws(CodecError) -> [String: CaseMap] {
-    var reader = try ByteReader(bytes)
-    let count = try reader.readCount(minimumItemSize: 2)
-    var cases = [String: CaseMap](minimumCapacity: count)
-    for _ in 0..<count {
-        let id = try reader.readString()
-        let map = try CaseMap(from: &reader)
-        guard cases.updateValue(map, forKey: id) == nil else { throw .invalidValue("duplicate case id \(id)") }
-    }
-    guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
-    return cases
+func decodeCases(_ bytes: [UInt8]) throws(CodecError) -> [SegmentedBatch.Segment<String, CaseMap>] {
+    try SegmentedBatch.decode(bytes, as: (String, CaseMap).self)
 }
 
-/// Joins every ORMap of `incoming` into the replica's ORMap for that case.
+/// Joins every decoded case into the replica's state for that case.
 @inline(never)
-func joinCases(_ incoming: [String: CaseMap], into replica: inout Replica) {
-    replica.cases.reserveCapacity(replica.cases.count + incoming.count)
-    for (id, map) in incoming {
-        replica.cases[id, default: CaseMap()].join(map)
+func joinCases(_ segments: [SegmentedBatch.Segment<String, CaseMap>], into replica: inout Replica) {
+    replica.reserveCapacity(replica.count + segments.reduce(0) { $0 + $1.count })
+    for segment in segments {
+        for i in 0..<segment.count { replica.join(segment.keys[i], segment.values[i]) }
     }
+}
+
+/// Joins every case of `source` into `replica`, in memory.
+@inline(never)
+func joinCases(_ source: Replica, into replica: inout Replica) {
+    replica.reserveCapacity(replica.count + source.count)
+    for i in 0..<source.count { replica.join(source.ids[i], source.maps[i]) }
 }
 
 // MARK: - Measurement
@@ -180,17 +209,36 @@ struct RunResult {
     var encode: Double
     var decode: Double
     var mergeJoin: Double
+    var mergeOneCore: Double
     var join: Double
     var encodedBytes: Int
     var mergedCount: Int
 }
 
+/// Encodes every case of `source` in `segments` parts, decodes them and
+/// joins them into an empty replica; the three times in seconds.
+func mergeThroughCodec(_ source: Replica, segments: Int) -> (encode: Double, decode: Double, join: Double, bytes: Int, target: Replica) {
+    var target = Replica("apac")
+    let m0 = clock.now
+    let bytes = encodeCases(source, segments: segments)
+    let m1 = clock.now
+    let decoded: [SegmentedBatch.Segment<String, CaseMap>]
+    do { decoded = try decodeCases(bytes) } catch { fail("decoding the encoded state failed: \(error)") }
+    let m2 = clock.now
+    joinCases(decoded, into: &target)
+    let m3 = clock.now
+    withExtendedLifetime(decoded) {}
+    return (seconds(m1 - m0), seconds(m2 - m1), seconds(m3 - m2), bytes.count, target)
+}
+
 func verify(_ merged: Replica, against source: Replica, ids: [String], rows: [CaseFields], newStatuses: [String], what: String) {
     let n = ids.count
-    guard merged.cases.count == n else { fail("\(what): merged replica has \(merged.cases.count) cases, expected \(n)") }
-    guard merged.cases == source.cases else { fail("\(what): merged replica content differs from the source replica") }
+    guard merged.count == n else { fail("\(what): merged replica has \(merged.count) cases, expected \(n)") }
+    for (id, map) in zip(source.ids, source.maps) where merged[id] != map {
+        fail("\(what): merged replica's case \(id) differs from the source replica's")
+    }
     for i in [0, n / 2, n - 1] {
-        guard let map = merged.cases[ids[i]] else { fail("\(what): case \(ids[i]) missing") }
+        guard let map = merged[ids[i]] else { fail("\(what): case \(ids[i]) missing") }
         let expected = ["title": rows[i].title, "customer": rows[i].customer, "product": rows[i].product, "status": newStatuses[i]]
         for (key, value) in expected where map[key] != value {
             fail("\(what): case \(ids[i]) field \(key) is \(map[key].map { "\"\($0)\"" } ?? "missing"), expected \"\(value)\"")
@@ -199,7 +247,7 @@ func verify(_ merged: Replica, against source: Replica, ids: [String], rows: [Ca
     }
 }
 
-func runOnce(ids: [String], rows: [CaseFields], newStatuses: [String]) -> RunResult {
+func runOnce(ids: [String], rows: [CaseFields], newStatuses: [String], segmentCount: Int) -> RunResult {
     let n = ids.count
     var source = Replica("emea")
     var deltaKeys = 0
@@ -217,43 +265,38 @@ func runOnce(ids: [String], rows: [CaseFields], newStatuses: [String]) -> RunRes
     let t2 = clock.now
     guard deltaKeys == 5 * n else { fail("deltas carried \(deltaKeys) keys, expected \(5 * n)") }
 
-    // (c) merge through the codec into an empty replica
-    var target = Replica("apac")
-    let m0 = clock.now
-    let bytes = encodeCases(source.cases)
-    let m1 = clock.now
-    let decoded: [String: CaseMap]
-    do { decoded = try decodeCases(bytes) } catch { fail("decoding the encoded state failed: \(error)") }
-    let m2 = clock.now
-    joinCases(decoded, into: &target)
-    let m3 = clock.now
-    withExtendedLifetime(decoded) {}
-    verify(target, against: source, ids: ids, rows: rows, newStatuses: newStatuses, what: "merge via codec")
+    // (c) merge through the codec into an empty replica, on every core, then on one
+    let merge = mergeThroughCodec(source, segments: segmentCount)
+    verify(merge.target, against: source, ids: ids, rows: rows, newStatuses: newStatuses, what: "merge via codec")
+    let single = mergeThroughCodec(source, segments: 1)
+    verify(single.target, against: source, ids: ids, rows: rows, newStatuses: newStatuses, what: "merge via codec on one core")
 
     // in-memory join alone
     var joined = Replica("apac")
     let j0 = clock.now
-    joinCases(source.cases, into: &joined)
+    joinCases(source, into: &joined)
     let j1 = clock.now
     verify(joined, against: source, ids: ids, rows: rows, newStatuses: newStatuses, what: "in-memory join")
 
     return RunResult(
         create: seconds(t1 - t0), update: seconds(t2 - t1),
-        merge: seconds(m3 - m0), encode: seconds(m1 - m0), decode: seconds(m2 - m1), mergeJoin: seconds(m3 - m2),
-        join: seconds(j1 - j0), encodedBytes: bytes.count, mergedCount: target.cases.count
+        merge: merge.encode + merge.decode + merge.join, encode: merge.encode, decode: merge.decode, mergeJoin: merge.join,
+        mergeOneCore: single.encode + single.decode + single.join,
+        join: seconds(j1 - j0), encodedBytes: merge.bytes, mergedCount: merge.target.count
     )
 }
 
 // MARK: - Main
 
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: casemesh-bench-core [--cases N] [--runs N] [--json]\n".utf8))
+    FileHandle.standardError.write(Data("usage: casemesh-bench-core [--cases N] [--runs N] [--segments N] [--json]\n".utf8))
     exit(2)
 }
 
 var caseCount = 20_000
 var runCount = 5
 var emitJSON = false
+var segmentCount = SegmentedBatch.defaultSegmentCount
 var argIterator = CommandLine.arguments.dropFirst().makeIterator()
 while let arg = argIterator.next() {
     switch arg {
@@ -263,6 +306,9 @@ while let arg = argIterator.next() {
     case "--runs":
         guard let v = argIterator.next().flatMap(Int.init), v >= 1 else { usage() }
         runCount = v
+    case "--segments":
+        guard let v = argIterator.next().flatMap(Int.init), v >= 1, v <= SegmentedBatch.maximumSegments else { usage() }
+        segmentCount = v
     case "--json": emitJSON = true
     case "-h", "--help": usage()
     default:
@@ -277,7 +323,7 @@ let newStatuses = (1...caseCount).map(updatedStatus)
 
 var results: [RunResult] = []
 for _ in 0..<runCount {
-    results.append(runOnce(ids: ids, rows: rows, newStatuses: newStatuses))
+    results.append(runOnce(ids: ids, rows: rows, newStatuses: newStatuses, segmentCount: segmentCount))
 }
 
 let n = Double(caseCount)
@@ -287,6 +333,7 @@ let mergeMs = median(results.map(\.merge)) * 1e3
 let encodeMs = median(results.map(\.encode)) * 1e3
 let decodeMs = median(results.map(\.decode)) * 1e3
 let mergeJoinMs = median(results.map(\.mergeJoin)) * 1e3
+let mergeOneCoreMs = median(results.map(\.mergeOneCore)) * 1e3
 let joinMs = median(results.map(\.join)) * 1e3
 let encodedBytes = results.last!.encodedBytes
 let mergedCount = results.last!.mergedCount
@@ -306,7 +353,8 @@ func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: ma
 print("CaseMesh (release), \(caseCount) cases, median of \(runCount) runs")
 print("  (a) create   \(pad(grouped(n / createS), 12)) ops/s   (\(f(createS * 1e3, 1)) ms)")
 print("  (b) update   \(pad(grouped(n / updateS), 12)) ops/s   (\(f(updateS * 1e3, 1)) ms)")
-print("  (c) merge    \(pad(f(mergeMs, 2), 12)) ms      (encode \(f(encodeMs, 2)) + decode \(f(decodeMs, 2)) + join \(f(mergeJoinMs, 2)) ms, \(grouped(Double(encodedBytes))) bytes)")
+print("  (c) merge    \(pad(f(mergeMs, 2), 12)) ms      (encode \(f(encodeMs, 2)) + decode \(f(decodeMs, 2)) + join \(f(mergeJoinMs, 2)) ms, \(grouped(Double(encodedBytes))) bytes, \(segmentCount) segments)")
+print("      merge on one core \(pad(f(mergeOneCoreMs, 2), 3)) ms      (the same in one segment)")
 print("      join     \(pad(f(joinMs, 2), 12)) ms      (in memory, no codec)")
 print("  merged replica: \(mergedCount) cases, content verified")
 
@@ -323,6 +371,8 @@ if emitJSON {
         "\"merge_decode_ms\":\(decodeMs)",
         "\"merge_join_ms\":\(mergeJoinMs)",
         "\"join_ms\":\(joinMs)",
+        "\"merge_one_core_ms\":\(mergeOneCoreMs)",
+        "\"segments\":\(segmentCount)",
         "\"create_s_runs\":\(list(results.map(\.create)))",
         "\"update_s_runs\":\(list(results.map(\.update)))",
         "\"merge_ms_runs\":\(list(results.map { $0.merge * 1e3 }))",

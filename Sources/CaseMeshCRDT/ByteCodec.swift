@@ -27,26 +27,48 @@ public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
 ///
 /// Replica ids recur in every dot, so they are written once, in a table that
 /// `finish()` puts in front of the body, and referred to by index.
-public struct ByteWriter: Sendable {
-    /// The body written so far (without the replica table).
-    public private(set) var bytes: [UInt8]
+///
+/// The writer owns its buffer and cannot be copied, so a byte is written with
+/// a capacity check and a store; an array would also check on every append
+/// that no copy shares its storage, which made that check a large part of
+/// encoding.
+public struct ByteWriter: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// How many body bytes are written so far (without the replica table).
+    public private(set) var count: Int
     public let canonical: Bool
     private var replicas: [ReplicaID] = []
     private var replicaIndex: [ReplicaID: Int] = [:]
 
     public init(canonical: Bool = false, capacity: Int = 64) {
         self.canonical = canonical
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+        count = 0
     }
+
+    deinit { base.deallocate() }
+
+    /// The body written so far (without the replica table).
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
     /// The finished document: the replica table, then the body.
     public func finish() -> [UInt8] {
-        var header = ByteWriter(canonical: canonical, capacity: 1 + replicas.count * 8 + bytes.count)
-        header.write(varint: UInt64(replicas.count))
-        for replica in replicas { header.write(string: replica.rawValue) }
-        header.bytes.append(contentsOf: bytes)
-        return header.bytes
+        let table = replicaTable
+        return [UInt8](unsafeUninitializedCapacity: table.count + count) { output, initialized in
+            guard let start = output.baseAddress else { return }  // never: the table has at least its count
+            table.withUnsafeBufferPointer { start.update(from: $0.baseAddress!, count: $0.count) }
+            (start + table.count).update(from: base, count: count)
+            initialized = table.count + count
+        }
+    }
+
+    private var replicaTable: [UInt8] {
+        var table = ByteWriter(canonical: canonical, capacity: 1 + replicas.count * 8)
+        table.write(varint: UInt64(replicas.count))
+        for replica in replicas { table.write(string: replica.rawValue) }
+        return table.bytes
     }
 
     /// Writes a replica id as its index in the document's replica table.
@@ -68,23 +90,59 @@ public struct ByteWriter: Sendable {
         write(varint: UInt64(index))
     }
 
+    /// Makes room for `extra` more bytes.
     @inline(__always)
-    public mutating func write(byte: UInt8) { bytes.append(byte) }
+    private mutating func reserve(_ extra: Int) {
+        if capacity - count < extra { grow(extra) }
+    }
+
+    @inline(never)
+    private mutating func grow(_ extra: Int) {
+        let newCapacity = max(capacity * 2, count + extra)
+        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBase.update(from: base, count: count)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
+    }
+
+    @inline(__always)
+    public mutating func write(byte: UInt8) {
+        reserve(1)
+        base[count] = byte
+        count += 1
+    }
 
     /// LEB128 unsigned varint.
     @inline(__always)
     public mutating func write(varint value: UInt64) {
+        reserve(10)
         var v = value
+        var at = count
         while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            base[at] = UInt8(truncatingIfNeeded: v) | 0x80
             v >>= 7
+            at += 1
         }
-        bytes.append(UInt8(v))
+        base[at] = UInt8(v)
+        count = at + 1
     }
 
     public mutating func write(bytes other: some Collection<UInt8>) {
         write(varint: UInt64(other.count))
-        bytes.append(contentsOf: other)
+        append(other)
+    }
+
+    private mutating func append(_ other: some Collection<UInt8>) {
+        reserve(other.count)
+        let copied: Void? = other.withContiguousStorageIfAvailable { buffer in
+            if let source = buffer.baseAddress { (base + count).update(from: source, count: buffer.count) }
+        }
+        if copied == nil {
+            var at = count
+            for byte in other { base[at] = byte; at += 1 }
+        }
+        count += other.count
     }
 
     public mutating func write(string: String) {
@@ -101,9 +159,7 @@ public struct ByteWriter: Sendable {
     private mutating func writeUTF8(_ string: String) {
         let utf8 = string.utf8
         write(varint: UInt64(utf8.count))
-        if utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
-            bytes.append(contentsOf: utf8)
-        }
+        append(utf8)
     }
 
     public mutating func write<T: BinaryEncodable>(_ value: T) { value.encode(to: &self) }
@@ -114,12 +170,24 @@ public struct ByteWriter: Sendable {
 public struct ByteReader: Sendable {
     public let bytes: [UInt8]
     public private(set) var position: Int
+    /// Where the document ends: `bytes.count`, or the end of its part of a batch.
+    private let end: Int
     private var replicas: [ReplicaID] = []
 
     /// Starts reading a document: parses its replica table.
     public init(_ bytes: [UInt8]) throws(CodecError) {
+        try self.init(bytes, range: 0..<bytes.count)
+    }
+
+    /// Starts reading a document that occupies `range` of `bytes` (one segment
+    /// of a `SegmentedBatch`), without copying it out. Without a replica
+    /// table (a batch's own header), reading a replica id fails.
+    public init(_ bytes: [UInt8], range: Range<Int>, replicaTable: Bool = true) throws(CodecError) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "reader range outside the buffer")
         self.bytes = bytes
-        position = 0
+        position = range.lowerBound
+        end = range.upperBound
+        guard replicaTable else { return }
         let count = try readCount(minimumItemSize: 2)
         replicas.reserveCapacity(count)
         for _ in 0..<count {
@@ -134,12 +202,12 @@ public struct ByteReader: Sendable {
         return replicas[Int(index)]
     }
 
-    public var remaining: Int { bytes.count - position }
-    public var isAtEnd: Bool { position == bytes.count }
+    public var remaining: Int { end - position }
+    public var isAtEnd: Bool { position == end }
 
     @inline(__always)
     public mutating func readByte() throws(CodecError) -> UInt8 {
-        guard position < bytes.count else { throw .truncated(needed: 1, remaining: 0) }
+        guard position < end else { throw .truncated(needed: 1, remaining: 0) }
         defer { position += 1 }
         return bytes[position]
     }
