@@ -9,6 +9,10 @@ import Foundation
 /// `ByteWriter` document (its own replica table), so a segment decodes
 /// without the others.
 ///
+/// Both directions block the calling thread until every segment is done
+/// (they use `DispatchQueue.concurrentPerform`); from async code, call them
+/// outside the cooperative pool when the batch is large.
+///
 /// Layout: varint segment count, then each segment's byte length (varints),
 /// then the segments; a segment is a count and that many (key, value) pairs.
 /// The pairs come back in the order they were given.
