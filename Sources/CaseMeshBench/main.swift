@@ -112,15 +112,20 @@ struct Replica {
 
     /// Joins `map` into the case `caseID` (into nothing if the replica lacks it).
     mutating func join(_ caseID: String, _ map: CaseMap) {
-        // One hash lookup for a new case: claim the next position, and put
-        // the old one back if the case was already here.
+        if let position = existingPosition(of: caseID, orAppend: { CaseMap().joined(map) }) { maps[position].join(map) }
+    }
+
+    /// Where `caseID` is stored; or nil, once `newMap()` is appended as a new
+    /// case. One hash lookup for a new case: claim the next position, and put
+    /// the old one back if the case was already here.
+    private mutating func existingPosition(of caseID: String, orAppend newMap: () -> CaseMap) -> Int? {
         if let position = index.updateValue(maps.count, forKey: caseID) {
             index[caseID] = position
-            maps[position].join(map)
-        } else {
-            ids.append(caseID)
-            maps.append(CaseMap().joined(map))
+            return position
         }
+        ids.append(caseID)
+        maps.append(newMap())
+        return nil
     }
 
     /// One operation: one HLC reading, a fresh ORMap with four fields set
@@ -132,15 +137,9 @@ struct Replica {
         var map = CaseMap()
         let delta = map.set([("title", f.title), ("customer", f.customer), ("product", f.product), ("status", f.status)],
                             time: time, replica: id)
-        // Created over an existing case: the bench never does, but the
-        // replica would keep one entry per id.
-        if let position = index.updateValue(maps.count, forKey: caseID) {
-            index[caseID] = position
-            maps[position] = map
-        } else {
-            ids.append(caseID)
-            maps.append(map)
-        }
+        // Created over an existing case (the bench never does), the replica
+        // still keeps one entry per id.
+        if let position = existingPosition(of: caseID, orAppend: { map }) { maps[position] = map }
         return delta.count
     }
 

@@ -55,13 +55,9 @@ public struct ByteWriter: ~Copyable {
 
     /// The finished document: the replica table, then the body.
     public func finish() -> [UInt8] {
-        let table = replicaTable
-        return [UInt8](unsafeUninitializedCapacity: table.count + count) { output, initialized in
-            guard let start = output.baseAddress else { return }  // never: the table has at least its count
-            table.withUnsafeBufferPointer { start.update(from: $0.baseAddress!, count: $0.count) }
-            (start + table.count).update(from: base, count: count)
-            initialized = table.count + count
-        }
+        var output = replicaTable
+        output.append(contentsOf: UnsafeBufferPointer(start: base, count: count))
+        return output
     }
 
     private var replicaTable: [UInt8] {
