@@ -188,15 +188,18 @@ extension DotSet: BinaryCodable {
 extension DotFun: BinaryEncodable where Value: BinaryEncodable {
     public func encode(to writer: inout ByteWriter) {
         writer.write(varint: UInt64(count))
-        guard let head else { return }
-        head.dot.encode(to: &writer)
-        head.time.encode(to: &writer)
-        head.value.encode(to: &writer)
-        for entry in tail {
-            entry.dot.encode(to: &writer)
-            entry.time.encode(to: &writer)
-            entry.value.encode(to: &writer)
-        }
+        // Chained through the optional, the entry is encoded in place rather
+        // than copied out (a copy retains and releases its strings).
+        head?.encode(to: &writer)
+        for entry in tail { entry.encode(to: &writer) }
+    }
+}
+
+extension DotFun.Entry: BinaryEncodable where Value: BinaryEncodable {
+    public func encode(to writer: inout ByteWriter) {
+        dot.encode(to: &writer)
+        time.encode(to: &writer)
+        value.encode(to: &writer)
     }
 }
 
@@ -215,35 +218,48 @@ extension DotFun: BinaryDecodable where Value: BinaryDecodable {
     }
 }
 
-extension DotMap: BinaryEncodable where Key: BinaryEncodable & Comparable, Store: BinaryEncodable {
+extension DotMap: BinaryEncodable where Key: BinaryEncodable, Store: BinaryEncodable {
+    /// Entries in key order, in both modes: the map keeps them sorted.
     public func encode(to writer: inout ByteWriter) {
-        writer.write(varint: UInt64(storage.count))
-        if writer.canonical && storage.count > 1 {
-            for (key, store) in storage.sorted(by: { $0.key < $1.key }) {
-                key.encode(to: &writer)
-                store.encode(to: &writer)
-            }
-        } else {
-            for (key, store) in storage {
-                key.encode(to: &writer)
-                store.encode(to: &writer)
+        writer.write(varint: UInt64(entries.count))
+        // Through the buffer, each entry is borrowed rather than copied (a
+        // copy would retain and release every string in it).
+        entries.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices {
+                buffer[index].key.encode(to: &writer)
+                buffer[index].store.encode(to: &writer)
             }
         }
     }
 }
 
-extension DotMap: BinaryDecodable where Key: BinaryDecodable & Comparable, Store: BinaryDecodable {
+extension DotMap: BinaryDecodable where Key: BinaryDecodable, Store: BinaryDecodable {
     public init(from reader: inout ByteReader) throws(CodecError) {
         let count = try reader.readCount(minimumItemSize: 2)
-        var storage = [Key: Store](minimumCapacity: count)
+        var entries: [Entry] = []
+        entries.reserveCapacity(count)
+        var previous: Key?
+        var sorted = true
         for _ in 0..<count {
             let key = try Key(from: &reader)
+            if let previous, !(previous < key) {
+                if previous == key { throw .invalidValue("duplicate key in a map") }
+                sorted = false
+            }
             let store = try Store(from: &reader)
             if store.isBottom { throw .invalidValue("empty entry in a map") }
-            // Moved, not copied, into the dictionary; a replaced entry means a duplicate key.
-            if case .some = storage.updateValue(consume store, forKey: key) { throw .invalidValue("duplicate key in a map") }
+            entries.append(Entry(key: key, store: store))
+            previous = key
         }
-        self.init(unchecked: storage)
+        if !sorted {
+            // Documents written before maps kept their keys sorted list them
+            // in any order; they still read, into the same map.
+            entries.sort { $0.key < $1.key }
+            for index in entries.indices.dropFirst() where entries[index - 1].key == entries[index].key {
+                throw .invalidValue("duplicate key in a map")
+            }
+        }
+        self.init(sortedEntries: entries)
     }
 }
 
@@ -268,16 +284,16 @@ extension LWWRegister: BinaryEncodable where Value: BinaryEncodable {
 extension LWWRegister: BinaryDecodable where Value: BinaryDecodable {
     public init(from reader: inout ByteReader) throws(CodecError) { self.init(state: try Causal(from: &reader)) }
 }
-extension AWORSet: BinaryEncodable where Element: BinaryEncodable & Comparable {
+extension AWORSet: BinaryEncodable where Element: BinaryEncodable {
     public func encode(to writer: inout ByteWriter) { state.encode(to: &writer) }
 }
-extension AWORSet: BinaryDecodable where Element: BinaryDecodable & Comparable {
+extension AWORSet: BinaryDecodable where Element: BinaryDecodable {
     public init(from reader: inout ByteReader) throws(CodecError) { self.init(state: try Causal(from: &reader)) }
 }
-extension ORMap: BinaryEncodable where Key: BinaryEncodable & Comparable, Value: BinaryEncodable {
+extension ORMap: BinaryEncodable where Key: BinaryEncodable, Value: BinaryEncodable {
     public func encode(to writer: inout ByteWriter) { state.encode(to: &writer) }
 }
-extension ORMap: BinaryDecodable where Key: BinaryDecodable & Comparable, Value: BinaryDecodable {
+extension ORMap: BinaryDecodable where Key: BinaryDecodable, Value: BinaryDecodable {
     public init(from reader: inout ByteReader) throws(CodecError) { self.init(state: try Causal(from: &reader)) }
 }
 

@@ -28,6 +28,12 @@ public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
 /// Replica ids recur in every dot, so they are written once, in a table that
 /// `finish()` puts in front of the body, and referred to by index.
 ///
+/// With `sharedText`, text that recurs (field names, statuses, customers in a
+/// batch of thousands of cases) is written once and then referred to, so the
+/// reader builds each such string once instead of once per use; see
+/// `TextTable`. Only the reader of such a document knows to expect it, so
+/// stored and canonical encodings never use it.
+///
 /// The writer owns its buffer and cannot be copied, so a byte is written with
 /// a capacity check and a store; an array would also check on every append
 /// that no copy shares its storage, which made that check a large part of
@@ -40,12 +46,15 @@ public struct ByteWriter: ~Copyable {
     public let canonical: Bool
     private var replicas: [ReplicaID] = []
     private var replicaIndex: [ReplicaID: Int] = [:]
+    private var text: TextTable.Writer?
 
-    public init(canonical: Bool = false, capacity: Int = 64) {
+    public init(canonical: Bool = false, capacity: Int = 64, sharedText: Bool = false) {
+        precondition(!(canonical && sharedText), "canonical bytes cannot depend on a text table")
         self.canonical = canonical
         self.capacity = max(capacity, 16)
         base = .allocate(capacity: self.capacity)
         count = 0
+        text = sharedText ? TextTable.Writer() : nil
     }
 
     deinit { base.deallocate() }
@@ -146,8 +155,23 @@ public struct ByteWriter: ~Copyable {
         // non-ASCII text is written in Unicode NFC there.
         if canonical && !string.utf8.allSatisfy({ $0 < 0x80 }) {
             writeUTF8(string.precomposedStringWithCanonicalMapping)
+        } else if text != nil {
+            writeShared(string)
         } else {
             writeUTF8(string)
+        }
+    }
+
+    /// A reference to an earlier copy of `string`, or `string` itself (which
+    /// the reader then adds to its table).
+    private mutating func writeShared(_ string: String) {
+        switch text!.reference(to: string) {
+        case let .earlier(index):
+            write(varint: UInt64(index) << 1 | 1)
+        case .new:
+            let utf8 = string.utf8
+            write(varint: UInt64(utf8.count) << 1)
+            append(utf8)
         }
     }
 
@@ -169,6 +193,8 @@ public struct ByteReader: Sendable {
     /// Where the document ends: `bytes.count`, or the end of its part of a batch.
     private let end: Int
     private var replicas: [ReplicaID] = []
+    /// The text read so far, when the document shares text (see `ByteWriter`).
+    private var text: [String]?
 
     /// Starts reading a document: parses its replica table.
     public init(_ bytes: [UInt8]) throws(CodecError) {
@@ -178,18 +204,21 @@ public struct ByteReader: Sendable {
     /// Starts reading a document that occupies `range` of `bytes` (one segment
     /// of a `SegmentedBatch`), without copying it out. Without a replica
     /// table (a batch's own header), reading a replica id fails.
-    public init(_ bytes: [UInt8], range: Range<Int>, replicaTable: Bool = true) throws(CodecError) {
+    /// `sharedText` must match how the document was written.
+    public init(_ bytes: [UInt8], range: Range<Int>, replicaTable: Bool = true, sharedText: Bool = false) throws(CodecError) {
         precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "reader range outside the buffer")
         self.bytes = bytes
         position = range.lowerBound
         end = range.upperBound
-        guard replicaTable else { return }
-        let count = try readCount(minimumItemSize: 2)
-        replicas.reserveCapacity(count)
-        for _ in 0..<count {
-            let raw = try readString()
-            do { replicas.append(try ReplicaID(validating: raw)) } catch { throw .invalidValue(error.description) }
+        if replicaTable {
+            let count = try readCount(minimumItemSize: 2)
+            replicas.reserveCapacity(count)
+            for _ in 0..<count {
+                let raw = try readString()
+                do { replicas.append(try ReplicaID(validating: raw)) } catch { throw .invalidValue(error.description) }
+            }
         }
+        if sharedText { text = [] }
     }
 
     public mutating func readReplica() throws(CodecError) -> ReplicaID {
@@ -208,7 +237,18 @@ public struct ByteReader: Sendable {
         return bytes[position]
     }
 
+    @inline(__always)
     public mutating func readVarint() throws(CodecError) -> UInt64 {
+        // Most varints (counts, indices, small counters) are one byte.
+        if position < end, bytes[position] < 0x80 {
+            defer { position += 1 }
+            return UInt64(bytes[position])
+        }
+        return try readLongVarint()
+    }
+
+    @inline(never)
+    private mutating func readLongVarint() throws(CodecError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -243,7 +283,21 @@ public struct ByteReader: Sendable {
     }
 
     public mutating func readString() throws(CodecError) -> String {
-        let count = try readCount()
+        guard text != nil else { return try readText(count: try readCount()) }
+        let tag = try readVarint()
+        let index = Int(truncatingIfNeeded: tag >> 1)
+        if tag & 1 == 1 {
+            guard index < text!.count else { throw .invalidValue("text reference \(index) outside the \(text!.count) read so far") }
+            return text![index]
+        }
+        guard index <= remaining else { throw .truncated(needed: index, remaining: remaining) }
+        let string = try readText(count: index)
+        text!.append(string)
+        return string
+    }
+
+    /// `count` bytes of UTF-8 text (already checked to be there).
+    private mutating func readText(count: Int) throws(CodecError) -> String {
         let start = position
         position += count
         // Work on the buffer directly: no slice (and no retain) per string.

@@ -164,51 +164,113 @@ public struct DotFun<Value: Sendable & Equatable>: DotStore {
 
 /// A map from keys to dot stores, all sharing one causal context: the shape of
 /// an observed-remove map, and (with `DotSet` values) of an add-wins set.
-public struct DotMap<Key: Hashable & Sendable, Store: DotStore>: DotStore {
-    public internal(set) var storage: [Key: Store]
+///
+/// The entries are one array sorted by key rather than a hash table. Most maps
+/// are small (a case's fields, a delta's one key), and a sorted array is one
+/// allocation with no hashing: building, copying and walking it is what
+/// decoding, encoding and shipping a replica do to every case. Lookups are a
+/// binary search; joining two maps walks both in key order.
+public struct DotMap<Key: Hashable & Comparable & Sendable, Store: DotStore>: DotStore {
+    public struct Entry: Sendable, Equatable {
+        public let key: Key
+        public internal(set) var store: Store
+    }
 
-    public init() { storage = [:] }
+    /// Sorted by key, keys unique, no empty stores.
+    public internal(set) var entries: [Entry]
+
+    public init() { entries = [] }
     public init(_ storage: [Key: Store]) {
-        self.storage = storage.values.contains(where: { $0.isBottom }) ? storage.filter { !$0.value.isBottom } : storage
+        entries = storage.filter { !$0.value.isBottom }.map { Entry(key: $0.key, store: $0.value) }.sorted { $0.key < $1.key }
     }
 
     /// One non-empty entry: the shape of most deltas.
-    init(key: Key, store: Store) { storage = [key: store] }
+    init(key: Key, store: Store) { entries = [Entry(key: key, store: store)] }
 
-    /// Storage already known to hold no empty stores (decoders, mutators).
-    init(unchecked storage: [Key: Store]) { self.storage = storage }
+    /// Entries already sorted by key, unique and non-empty (decoders, mutators).
+    init(sortedEntries: [Entry]) { entries = sortedEntries }
 
-    public var isBottom: Bool { storage.isEmpty }
-    public var count: Int { storage.count }
-    public var keys: Dictionary<Key, Store>.Keys { storage.keys }
+    public var isBottom: Bool { entries.isEmpty }
+    public var count: Int { entries.count }
+    /// The keys, in order.
+    public var keys: LazyMapSequence<[Entry], Key> { entries.lazy.map(\.key) }
+    /// The stores, in key order.
+    public var stores: LazyMapSequence<[Entry], Store> { entries.lazy.map(\.store) }
 
-    public subscript(key: Key) -> Store? { storage[key] }
+    public subscript(key: Key) -> Store? {
+        let (index, found) = position(of: key)
+        return found ? entries[index].store : nil
+    }
+
+    /// Where `key` is, or where it would be inserted.
+    func position(of key: Key) -> (index: Int, found: Bool) {
+        var low = 0, high = entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            let probe = entries[middle].key
+            if probe == key { return (middle, true) }
+            if probe < key { low = middle + 1 } else { high = middle }
+        }
+        return (low, false)
+    }
+
+    /// Updates the store under `key` in place (starting from an empty store
+    /// if absent), dropping the entry if it ends up empty.
+    @discardableResult
+    mutating func update<R>(_ key: Key, _ body: (inout Store) -> R) -> R {
+        let (index, found) = position(of: key)
+        if !found {
+            var store = Store()
+            let result = body(&store)
+            if !store.isBottom { entries.insert(Entry(key: key, store: store), at: index) }
+            return result
+        }
+        let result = body(&entries[index].store)
+        if entries[index].store.isBottom { entries.remove(at: index) }
+        return result
+    }
+
+    /// Removes and returns the store under `key`.
+    mutating func removeStore(_ key: Key) -> Store? {
+        let (index, found) = position(of: key)
+        return found ? entries.remove(at: index).store : nil
+    }
 
     public func forEachDot(_ body: (Dot) -> Void) {
-        for store in storage.values { store.forEachDot(body) }
+        for entry in entries { entry.store.forEachDot(body) }
     }
 
     public mutating func join(_ other: DotMap, context: CausalContext, otherContext: CausalContext) {
-        // Keys only we hold lose the dots the other side has seen (removals).
-        if !otherContext.isEmpty {
-            var emptied: [Key] = []
-            for (key, var store) in storage where other.storage[key] == nil {
-                var touched = false
-                store.forEachDot { if otherContext.contains($0) { touched = true } }
-                guard touched else { continue }
-                store.join(Store(), context: context, otherContext: otherContext)
-                if store.isBottom { emptied.append(key) } else { storage[key] = store }
-            }
-            for key in emptied { storage[key] = nil }
+        if entries.isEmpty && context.isEmpty {
+            // Nothing seen here: the result is the other side, as is.
+            entries = other.entries
+            return
         }
-        for (key, theirs) in other.storage {
-            if var mine = storage.removeValue(forKey: key) {
-                mine.join(theirs, context: context, otherContext: otherContext)
-                if !mine.isBottom { storage[key] = mine }
+        if otherContext.isEmpty && other.entries.isEmpty { return }
+        // Walk both in key order. Keys only we hold lose the dots the other
+        // side has seen (removals); keys only they hold keep the dots we have
+        // not seen; shared keys join.
+        var mine: [Entry] = []
+        swap(&mine, &entries)
+        entries.reserveCapacity(mine.count + other.entries.count)
+        var i = 0, j = 0
+        while i < mine.count || j < other.entries.count {
+            if j == other.entries.count || (i < mine.count && mine[i].key < other.entries[j].key) {
+                var touched = false
+                if !otherContext.isEmpty { mine[i].store.forEachDot { if otherContext.contains($0) { touched = true } } }
+                if touched { mine[i].store.join(Store(), context: context, otherContext: otherContext) }
+                if !mine[i].store.isBottom { entries.append(mine[i]) }
+                i += 1
+            } else if i == mine.count || other.entries[j].key < mine[i].key {
+                var store = Store()
+                store.join(other.entries[j].store, context: context, otherContext: otherContext)
+                if !store.isBottom { entries.append(Entry(key: other.entries[j].key, store: store)) }
+                j += 1
             } else {
-                var mine = Store()
-                mine.join(theirs, context: context, otherContext: otherContext)
-                if !mine.isBottom { storage[key] = mine }
+                mine[i].store.join(other.entries[j].store, context: context, otherContext: otherContext)
+                if !mine[i].store.isBottom { entries.append(mine[i]) }
+                i += 1
+                j += 1
             }
         }
     }

@@ -6,8 +6,9 @@ import Foundation
 /// Shipping a whole replica is dominated by building and walking millions of
 /// small values, which one core does no faster however the bytes are laid out;
 /// segments let every core take a share. Each segment is a complete
-/// `ByteWriter` document (its own replica table), so a segment decodes
-/// without the others.
+/// `ByteWriter` document (its own replica table) that shares its text (a
+/// field name or status is read once per segment, not once per case; see
+/// `TextTable`), so a segment decodes without the others.
 ///
 /// Both directions block the calling thread until every segment is done
 /// (they use `DispatchQueue.concurrentPerform`); from async code, call them
@@ -20,8 +21,10 @@ public enum SegmentedBatch {
     /// More segments than this is a hostile document, not a large one.
     public static let maximumSegments = 256
 
-    /// How many segments `encode` makes by default: one per active core.
-    public static var defaultSegmentCount: Int { max(1, min(ProcessInfo.processInfo.activeProcessorCount, maximumSegments)) }
+    /// How many segments `encode` makes by default: four per active core.
+    /// With one per core, the whole batch waits for the slowest thread; with
+    /// several, a thread that finishes early takes the next segment.
+    public static var defaultSegmentCount: Int { max(1, min(4 * ProcessInfo.processInfo.activeProcessorCount, maximumSegments)) }
 
     /// Encodes `keys[i]` with `values[i]` for every i, in order, in the fast
     /// (non-canonical) encoding, `segments` parts encoded in parallel.
@@ -33,7 +36,7 @@ public enum SegmentedBatch {
         let bounds = split(keys.count, into: segments)
         let parts = parallelMap(segments) { segment in
             let range = bounds[segment]
-            var writer = ByteWriter(canonical: false, capacity: 16 + range.count * 192)
+            var writer = ByteWriter(canonical: false, capacity: 16 + range.count * 128, sharedText: true)
             writer.write(varint: UInt64(range.count))
             for index in range {
                 keys[index].encode(to: &writer)
@@ -79,7 +82,7 @@ public enum SegmentedBatch {
         let segmentRanges = ranges
         let results = parallelMap(count) { segment -> Result<Segment<Key, Value>, CodecError> in
             do throws(CodecError) {
-                var reader = try ByteReader(bytes, range: segmentRanges[segment])
+                var reader = try ByteReader(bytes, range: segmentRanges[segment], sharedText: true)
                 let pairs = try reader.readCount(minimumItemSize: 2)
                 var decoded = Segment<Key, Value>(capacity: pairs)
                 for _ in 0..<pairs {

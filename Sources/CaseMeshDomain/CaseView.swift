@@ -30,19 +30,19 @@ extension CaseState {
     }
 
     public var notes: [Note] {
-        causal.store.notes.storage.values.compactMap(\.value).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        causal.store.notes.stores.compactMap(\.value).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
     public var attendees: [Attendee] {
-        causal.store.attendees.storage.values.compactMap(\.value).sorted { $0.id < $1.id }
+        causal.store.attendees.stores.compactMap(\.value).sorted { $0.id < $1.id }
     }
 
     public var troubleshootingSteps: [TroubleshootingStep] {
-        causal.store.troubleshooting.storage.values.compactMap(\.value).sorted { ($0.recordedAt, $0.id) < ($1.recordedAt, $1.id) }
+        causal.store.troubleshooting.stores.compactMap(\.value).sorted { ($0.recordedAt, $0.id) < ($1.recordedAt, $1.id) }
     }
 
     public var approvals: [Approval] {
-        causal.store.approvals.storage.values.compactMap(\.value).sorted { ($0.recordedAt, $0.id) < ($1.recordedAt, $1.id) }
+        causal.store.approvals.stores.compactMap(\.value).sorted { ($0.recordedAt, $0.id) < ($1.recordedAt, $1.id) }
     }
 
     public var tags: [String] { causal.store.tags.elements.sorted() }
@@ -57,9 +57,9 @@ extension CaseState {
     /// Fields with concurrent writes nobody has overwritten yet.
     public var unresolvedConflicts: [CaseField: [ConflictingWrite]] {
         var result: [CaseField: [ConflictingWrite]] = [:]
-        for (field, register) in causal.store.fields.storage where register.entries.count > 1 {
-            let losers = register.conflictingLosers
-            if !losers.isEmpty { result[field] = losers.map { ConflictingWrite(value: $0.value.value, stamp: $0.stamp) } }
+        for entry in causal.store.fields.entries where entry.store.count > 1 {
+            let losers = entry.store.conflictingLosers
+            if !losers.isEmpty { result[entry.key] = losers.map { ConflictingWrite(value: $0.value.value, stamp: $0.stamp) } }
         }
         return result
     }

@@ -1,0 +1,129 @@
+// Replay a failure with the `.fixedSeed(...)` trait PropertyBased prints; see Generators.swift.
+
+import PropertyBased
+import Testing
+@testable import CaseMeshCRDT
+
+/// Text drawn mostly from a short list (as field names and statuses are), with
+/// some arbitrary strings mixed in.
+let sharedTextGen = zip(Gen.int(in: 0...9), unicodeStringGen)
+    .map { pick, other in pick < 7 ? ["title", "status", "Northwind Traders", "", "é", "e\u{301}", "a much longer status text"][pick] : other }
+    .array(of: 0...200)
+
+func writeShared(_ strings: [String]) -> [UInt8] {
+    var writer = ByteWriter(canonical: false, capacity: 16, sharedText: true)
+    writer.write(varint: UInt64(strings.count))
+    for string in strings { writer.write(string: string) }
+    return writer.finish()
+}
+
+func readShared(_ bytes: [UInt8]) -> Result<[String], CodecError> {
+    Result { () throws(CodecError) -> [String] in
+        var reader = try ByteReader(bytes, range: 0..<bytes.count, sharedText: true)
+        let count = try reader.readCount()
+        var strings: [String] = []
+        for _ in 0..<count { strings.append(try reader.readString()) }
+        guard reader.isAtEnd else { throw .trailingBytes(reader.remaining) }
+        return strings
+    }
+}
+
+/// A document that shares its text writes a repeated string once and refers
+/// to it after; the reader must get back exactly the strings written, in
+/// order, whatever the writer's cache kept or evicted.
+@Suite struct TextTableTests {
+    @Test func sharedTextRoundTrips() async {
+        await propertyCheck(count: 1000, input: sharedTextGen) { strings in
+            let bytes = writeShared(strings)
+            #expect(readShared(bytes) == .success(strings))
+            // The same strings written in full are never shorter.
+            var plain = ByteWriter(canonical: false, capacity: 16)
+            plain.write(varint: UInt64(strings.count))
+            for string in strings { plain.write(string: string) }
+            #expect(bytes.count <= plain.finish().count)
+        }
+    }
+
+    @Test func repeatsAreWrittenOnce() throws {
+        let strings = Array(repeating: "Northwind Traders", count: 1000)
+        let bytes = writeShared(strings)
+        // The replica table, the count, one literal and 999 one-byte references.
+        #expect(bytes.count == 1 + 2 + (1 + 17) + 999)
+        #expect(try readShared(bytes).get() == strings)
+    }
+
+    /// Far more distinct strings than the writer's cache holds, with one
+    /// string recurring between them: evicted entries are written again and
+    /// the reader's table stays in step.
+    @Test func evictionKeepsReaderInStep() throws {
+        var strings: [String] = []
+        for i in 0..<20_000 {
+            strings.append("case-\(i)")
+            strings.append(i % 3 == 0 ? "status" : "title #\(i % 1500)")
+        }
+        #expect(try readShared(writeShared(strings)).get() == strings)
+    }
+
+    @Test(arguments: [
+        // A reference to the first string when none has been read.
+        ([0, 1, 1], CodecError.invalidValue("text reference 0 outside the 0 read so far")),
+        // One literal ("a"), then a reference to the second string.
+        ([0, 2, 2, 0x61, 3], .invalidValue("text reference 1 outside the 1 read so far")),
+        // A literal of 5 bytes with 1 left.
+        ([0, 1, 10, 0x61], .truncated(needed: 5, remaining: 1)),
+        // Invalid UTF-8 in a literal.
+        ([0, 1, 2, 0xFF], .invalidUTF8),
+    ] as [([UInt8], CodecError)])
+    func malformedTextIsRefused(bytes: [UInt8], expected: CodecError) {
+        #expect(readShared(bytes) == .failure(expected))
+    }
+
+    @Test func canonicalWritersCannotShareText() async {
+        await #expect(processExitsWith: .failure) {
+            _ = ByteWriter(canonical: true, sharedText: true)
+        }
+    }
+}
+
+/// A map's entries are sorted by key. Documents written before that listed
+/// them in any order; they read into the same map, and a repeated key is
+/// refused however the keys are ordered.
+@Suite struct DotMapOrderTests {
+    func mapBytes(keys: [String]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(varint: UInt64(keys.count))
+        for key in keys {
+            writer.write(string: key)
+            DotFun(DotFun.Entry(dot: Dot(ReplicaID("emea"), UInt64(key.unicodeScalars.first!.value)), time: HLCTimestamp(wallMillis: 5), value: key))
+                .encode(to: &writer)
+        }
+        return writer.finish()
+    }
+
+    @Test(arguments: [["a", "b", "c"], ["b", "a", "c"], ["c", "b", "a"]])
+    func keysInAnyOrderReadIntoTheSameMap(keys: [String]) throws {
+        let map = try DotMap<String, DotFun<String>>(decoding: mapBytes(keys: keys))
+        #expect(Array(map.keys) == ["a", "b", "c"])
+        #expect(map == (try DotMap<String, DotFun<String>>(decoding: mapBytes(keys: ["a", "b", "c"]))))
+        #expect(map.encodedBytes == mapBytes(keys: ["a", "b", "c"]))
+    }
+
+    @Test(arguments: [["a", "a"], ["b", "a", "b"], ["a", "c", "b", "c"]])
+    func repeatedKeysAreRefused(keys: [String]) {
+        #expect(decode(DotMap<String, DotFun<String>>.self, mapBytes(keys: keys)) == .failure(.invalidValue("duplicate key in a map")))
+    }
+
+    /// Built from a dictionary or by writes in any order, the entries end up sorted.
+    @Test func entriesStaySorted() async {
+        await propertyCheck(count: 1000, input: Gen.int(in: 0...50).array(of: 0...30)) { keys in
+            var map = ORMap<Int, String>()
+            for (index, key) in keys.enumerated() {
+                map.set(key, "\(index)", time: HLCTimestamp(wallMillis: UInt64(index + 1)), replica: ReplicaID("emea"))
+            }
+            let stored = Array(map.state.store.keys)
+            #expect(stored == Array(Set(keys)).sorted())
+            let fromDictionary = DotMap<Int, DotFun<String>>(Dictionary(uniqueKeysWithValues: map.state.store.entries.map { ($0.key, $0.store) }))
+            #expect(fromDictionary == map.state.store)
+        }
+    }
+}
