@@ -110,21 +110,27 @@ struct Replica {
         index.reserveCapacity(count)
     }
 
-    /// Joins `map` into the case `caseID` (into nothing if the replica lacks it).
-    mutating func join(_ caseID: String, _ map: CaseMap) {
-        if let position = existingPosition(of: caseID, orAppend: { CaseMap().joined(map) }) { maps[position].join(map) }
+    /// Joins `map` into the case `caseID`. A case the replica lacks is `map`
+    /// itself (a join into nothing), stored as given: taken, not copied.
+    mutating func join(_ caseID: String, _ map: consuming CaseMap) {
+        if let position = existingPosition(of: caseID, orAppend: nil) {
+            maps[position].join(map)
+        } else {
+            maps.append(map)
+        }
     }
 
-    /// Where `caseID` is stored; or nil, once `newMap()` is appended as a new
-    /// case. One hash lookup for a new case: claim the next position, and put
-    /// the old one back if the case was already here.
-    private mutating func existingPosition(of caseID: String, orAppend newMap: () -> CaseMap) -> Int? {
+    /// Where `caseID` is stored; or nil, once it is given the next position
+    /// (and `newMap`, if any, is appended there; otherwise the caller appends
+    /// the case's map). One hash lookup for a new case: claim the next
+    /// position, and put the old one back if the case was already here.
+    private mutating func existingPosition(of caseID: String, orAppend newMap: CaseMap?) -> Int? {
         if let position = index.updateValue(maps.count, forKey: caseID) {
             index[caseID] = position
             return position
         }
         ids.append(caseID)
-        maps.append(newMap())
+        if let newMap { maps.append(newMap) }
         return nil
     }
 
@@ -139,7 +145,7 @@ struct Replica {
                             time: time, replica: id)
         // Created over an existing case (the bench never does), the replica
         // still keeps one entry per id.
-        if let position = existingPosition(of: caseID, orAppend: { map }) { maps[position] = map }
+        if let position = existingPosition(of: caseID, orAppend: map) { maps[position] = map }
         return delta.count
     }
 
@@ -165,12 +171,20 @@ func decodeCases(_ bytes: [UInt8]) throws(CodecError) -> [SegmentedBatch.Segment
     try SegmentedBatch.decode(bytes, as: (String, CaseMap).self)
 }
 
-/// Joins every decoded case into the replica's state for that case.
+/// Joins every decoded case into the replica's state for that case. The
+/// decoded cases are taken, not copied: copying one would touch its memory
+/// (a reference count), which the thread that decoded it wrote last.
 @inline(never)
-func joinCases(_ segments: [SegmentedBatch.Segment<String, CaseMap>], into replica: inout Replica) {
+func joinCases(_ segments: consuming [SegmentedBatch.Segment<String, CaseMap>], into replica: inout Replica) {
     replica.reserveCapacity(replica.count + segments.reduce(0) { $0 + $1.count })
-    for segment in segments {
-        for i in 0..<segment.count { replica.join(segment.keys[i], segment.values[i]) }
+    for index in segments.indices {
+        var keys: [String] = [], values: [CaseMap] = []
+        swap(&keys, &segments[index].keys)
+        swap(&values, &segments[index].values)
+        // Popped from the back (moved out), so reversed first to keep the order.
+        keys.reverse()
+        values.reverse()
+        while let map = values.popLast() { replica.join(keys.removeLast(), map) }
     }
 }
 
@@ -226,7 +240,6 @@ func mergeThroughCodec(_ source: Replica, segments: Int) -> (encode: Double, dec
     let m2 = clock.now
     joinCases(decoded, into: &target)
     let m3 = clock.now
-    withExtendedLifetime(decoded) {}
     return (seconds(m1 - m0), seconds(m2 - m1), seconds(m3 - m2), bytes.count, target)
 }
 

@@ -11,21 +11,33 @@
 /// `2i + 1` is the table's `i`th string.
 enum TextTable {
     /// Remembers recently written strings in a small direct-mapped cache
-    /// rather than a dictionary of everything: a lookup is a cheap hash of a
-    /// few bytes and one comparison, with no hashing of whole strings and no
-    /// table that grows with the document. A string evicted by another is
-    /// simply written in full again (and the reader holds it twice).
-    struct Writer {
-        static let slotCount = 1024
+    /// rather than a dictionary of everything: a lookup is a hash of the
+    /// string's 16 bytes of representation (its text when short, its storage
+    /// otherwise) and one comparison, with no hashing of whole strings and no
+    /// table that grows with the document. Copies of one string share their
+    /// storage, so they meet in one slot; an equal string stored elsewhere, or
+    /// a string evicted by another, is simply written in full again (and the
+    /// reader holds it twice).
+    final class Writer {
+        static let slotBits = 10
+        static let slotCount = 1 << slotBits
 
-        private var slots: [String]
-        private var indices: [Int]
+        private let slots: UnsafeMutableBufferPointer<String>
+        private let indices: UnsafeMutableBufferPointer<Int>
         /// How many strings the reader's table holds so far.
         private var written = 0
 
         init() {
-            slots = Array(repeating: "", count: Self.slotCount)
-            indices = Array(repeating: -1, count: Self.slotCount)
+            slots = .allocate(capacity: Self.slotCount)
+            slots.initialize(repeating: "")
+            indices = .allocate(capacity: Self.slotCount)
+            indices.initialize(repeating: -1)
+        }
+
+        deinit {
+            slots.deinitialize()
+            slots.deallocate()
+            indices.deallocate()
         }
 
         enum Reference: Equatable {
@@ -35,7 +47,7 @@ enum TextTable {
             case new
         }
 
-        mutating func reference(to string: String) -> Reference {
+        func reference(to string: String) -> Reference {
             let slot = Self.slot(of: string)
             if indices[slot] >= 0 && slots[slot] == string { return .earlier(indices[slot]) }
             slots[slot] = string
@@ -44,22 +56,12 @@ enum TextTable {
             return .new
         }
 
-        /// A hash of the length and the first and last eight bytes: enough to
-        /// tell field names and list values apart, and cheap for long text.
         static func slot(of string: String) -> Int {
-            let hash = string.utf8.withContiguousStorageIfAvailable { bytes -> UInt64 in
-                let count = bytes.count
-                var h = UInt64(count) &* 0x9E37_79B9_7F4A_7C15
-                if count >= 8 {
-                    let raw = UnsafeRawBufferPointer(bytes)
-                    h = (h ^ raw.loadUnaligned(as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-                    h = (h ^ raw.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)) &* 0x94D0_49BB_1331_11EB
-                } else {
-                    for byte in bytes { h = (h ^ UInt64(byte)) &* 0xBF58_476D_1CE4_E5B9 }
-                }
-                return h ^ (h >> 31)
-            } ?? UInt64(truncatingIfNeeded: string.hashValue)
-            return Int(truncatingIfNeeded: hash >> 54) & (slotCount - 1)
+            // The representation only picks a slot; equality is still checked
+            // on the text, so any layout of `String` gives correct output.
+            let (low, high) = unsafeBitCast(string, to: (UInt64, UInt64).self)
+            let hash = (low &* 0x9E37_79B9_7F4A_7C15 ^ high) &* 0xBF58_476D_1CE4_E5B9
+            return Int(truncatingIfNeeded: hash >> (64 - UInt64(slotBits)))
         }
     }
 }
