@@ -246,9 +246,10 @@ extension DotMap: BinaryDecodable where Key: BinaryDecodable, Store: BinaryDecod
                 if previous == key { throw .invalidValue("duplicate key in a map") }
                 sorted = false
             }
-            let store = try Store(from: &reader)
-            if store.isBottom { throw .invalidValue("empty entry in a map") }
-            entries.append(Entry(key: key, store: store))
+            // Decoded straight into the entry: a store held in a local first
+            // was copied into it (retaining everything in it) and then released.
+            entries.append(Entry(key: key, store: try Store(from: &reader)))
+            if entries[entries.count - 1].store.isBottom { throw .invalidValue("empty entry in a map") }
             previous = key
         }
         if !sorted {

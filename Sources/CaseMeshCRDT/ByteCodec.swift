@@ -193,8 +193,9 @@ public struct ByteReader: Sendable {
     /// Where the document ends: `bytes.count`, or the end of its part of a batch.
     private let end: Int
     private var replicas: [ReplicaID] = []
-    /// The text read so far, when the document shares text (see `ByteWriter`).
-    private var text: [String]?
+    /// Whether the document shares text (see `ByteWriter`), and the text read so far.
+    private let sharesText: Bool
+    private var text: [String] = []
 
     /// Starts reading a document: parses its replica table.
     public init(_ bytes: [UInt8]) throws(CodecError) {
@@ -208,17 +209,18 @@ public struct ByteReader: Sendable {
     public init(_ bytes: [UInt8], range: Range<Int>, replicaTable: Bool = true, sharedText: Bool = false) throws(CodecError) {
         precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "reader range outside the buffer")
         self.bytes = bytes
+        sharesText = sharedText
         position = range.lowerBound
         end = range.upperBound
         if replicaTable {
             let count = try readCount(minimumItemSize: 2)
             replicas.reserveCapacity(count)
             for _ in 0..<count {
-                let raw = try readString()
+                // The table is written in full even when the body shares text.
+                let raw = try readText(count: try readCount())
                 do { replicas.append(try ReplicaID(validating: raw)) } catch { throw .invalidValue(error.description) }
             }
         }
-        if sharedText { text = [] }
     }
 
     public mutating func readReplica() throws(CodecError) -> ReplicaID {
@@ -283,16 +285,16 @@ public struct ByteReader: Sendable {
     }
 
     public mutating func readString() throws(CodecError) -> String {
-        guard text != nil else { return try readText(count: try readCount()) }
+        guard sharesText else { return try readText(count: try readCount()) }
         let tag = try readVarint()
         let index = Int(truncatingIfNeeded: tag >> 1)
         if tag & 1 == 1 {
-            guard index < text!.count else { throw .invalidValue("text reference \(index) outside the \(text!.count) read so far") }
-            return text![index]
+            guard index < text.count else { throw .invalidValue("text reference \(index) outside the \(text.count) read so far") }
+            return text[index]
         }
         guard index <= remaining else { throw .truncated(needed: index, remaining: remaining) }
         let string = try readText(count: index)
-        text!.append(string)
+        text.append(string)
         return string
     }
 
