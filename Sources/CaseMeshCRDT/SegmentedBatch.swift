@@ -38,9 +38,15 @@ public enum SegmentedBatch {
             let range = bounds[segment]
             var writer = ByteWriter(canonical: false, capacity: 16 + range.count * 128, sharedText: true)
             writer.write(varint: UInt64(range.count))
-            for index in range {
-                keys[index].encode(to: &writer)
-                values[index].encode(to: &writer)
+            // Through the buffers, each pair is borrowed rather than copied (a
+            // copy would retain and release everything the value holds).
+            keys.withUnsafeBufferPointer { keys in
+                values.withUnsafeBufferPointer { values in
+                    for index in range {
+                        keys[index].encode(to: &writer)
+                        values[index].encode(to: &writer)
+                    }
+                }
             }
             return writer.finish()
         }
