@@ -7,10 +7,12 @@
 //       operation (one HLC reading, one four-field write, one delta) per case;
 //   (b) one field update (status) per case — one operation per update;
 //   (c) merge the whole state into an empty replica: encode the replica's
-//       cases to one `SegmentedBatch` (a segment per core, encoded and
-//       decoded in parallel), decode it and join every decoded ORMap into the
-//       empty replica. The same merge in one segment (one core) and the
-//       in-memory join alone (no codec) are measured separately.
+//       cases to one `SegmentedBatch` (segments encoded in parallel on every
+//       core), decode it and join every decoded ORMap into the empty replica
+//       (segments decoded in parallel, each joined as soon as it is decoded
+//       while the later ones are still decoding). The same merge in one
+//       segment (one core), the decode alone and the in-memory join alone
+//       (no codec) are measured separately.
 //
 // Each phase runs --runs times on fresh replicas; medians are reported. The
 // merged replica is compared with the source and the process exits non-zero
@@ -166,25 +168,34 @@ func encodeCases(_ replica: Replica, segments: Int) -> [UInt8] {
     SegmentedBatch.encode(keys: replica.ids, values: replica.maps, segments: segments)
 }
 
+/// Decodes every segment (in parallel) without joining: the decode's share.
 @inline(never)
 func decodeCases(_ bytes: [UInt8]) throws(CodecError) -> [SegmentedBatch.Segment<String, CaseMap>] {
     try SegmentedBatch.decode(bytes, as: (String, CaseMap).self)
 }
 
-/// Joins every decoded case into the replica's state for that case. The
-/// decoded cases are taken, not copied: copying one would touch its memory
-/// (a reference count), which the thread that decoded it wrote last.
+/// Decodes the batch and joins each segment's cases into the replica as soon
+/// as that segment is decoded, while later segments are still decoding.
 @inline(never)
-func joinCases(_ segments: consuming [SegmentedBatch.Segment<String, CaseMap>], into replica: inout Replica) {
-    replica.reserveCapacity(replica.count + segments.reduce(0) { $0 + $1.count })
-    for index in segments.indices {
+func decodeAndJoinCases(_ bytes: [UInt8], into replica: inout Replica) throws(CodecError) {
+    try SegmentedBatch.decode(
+        bytes, as: (String, CaseMap).self,
+        start: { replica.reserveCapacity(replica.count + $0) },
+        each: { segment in replica.join(segment) })
+}
+
+extension Replica {
+    /// Joins every case of a decoded segment. The decoded cases are taken,
+    /// not copied: copying one would touch its memory (a reference count),
+    /// which the thread that decoded it wrote last.
+    mutating func join(_ segment: consuming SegmentedBatch.Segment<String, CaseMap>) {
         var keys: [String] = [], values: [CaseMap] = []
-        swap(&keys, &segments[index].keys)
-        swap(&values, &segments[index].values)
+        swap(&keys, &segment.keys)
+        swap(&values, &segment.values)
         // Popped from the back (moved out), so reversed first to keep the order.
         keys.reverse()
         values.reverse()
-        while let map = values.popLast() { replica.join(keys.removeLast(), map) }
+        while let map = values.popLast() { join(keys.removeLast(), map) }
     }
 }
 
@@ -220,8 +231,8 @@ struct RunResult {
     var update: Double
     var merge: Double
     var encode: Double
-    var decode: Double
-    var mergeJoin: Double
+    var decodeJoin: Double
+    var decodeOnly: Double
     var mergeOneCore: Double
     var join: Double
     var encodedBytes: Int
@@ -229,18 +240,27 @@ struct RunResult {
 }
 
 /// Encodes every case of `source` in `segments` parts, decodes them and
-/// joins them into an empty replica; the three times in seconds.
-func mergeThroughCodec(_ source: Replica, segments: Int) -> (encode: Double, decode: Double, join: Double, bytes: Int, target: Replica) {
+/// joins them into an empty replica; the encode and the (overlapped) decode
+/// and join in seconds.
+func mergeThroughCodec(_ source: Replica, segments: Int) -> (encode: Double, decodeJoin: Double, bytes: [UInt8], target: Replica) {
     var target = Replica("apac")
     let m0 = clock.now
     let bytes = encodeCases(source, segments: segments)
     let m1 = clock.now
+    do { try decodeAndJoinCases(bytes, into: &target) } catch { fail("decoding the encoded state failed: \(error)") }
+    let m2 = clock.now
+    return (seconds(m1 - m0), seconds(m2 - m1), bytes, target)
+}
+
+/// The decode alone, in seconds: every segment decoded in parallel, nothing joined.
+func decodeOnly(_ bytes: [UInt8], expecting count: Int) -> Double {
+    let d0 = clock.now
     let decoded: [SegmentedBatch.Segment<String, CaseMap>]
     do { decoded = try decodeCases(bytes) } catch { fail("decoding the encoded state failed: \(error)") }
-    let m2 = clock.now
-    joinCases(decoded, into: &target)
-    let m3 = clock.now
-    return (seconds(m1 - m0), seconds(m2 - m1), seconds(m3 - m2), bytes.count, target)
+    let d1 = clock.now
+    let decodedCount = decoded.reduce(0) { $0 + $1.count }
+    guard decodedCount == count else { fail("decoding alone gave \(decodedCount) cases, expected \(count)") }
+    return seconds(d1 - d0)
 }
 
 func verify(_ merged: Replica, against source: Replica, ids: [String], rows: [CaseFields], newStatuses: [String], what: String) {
@@ -282,6 +302,7 @@ func runOnce(ids: [String], rows: [CaseFields], newStatuses: [String], segmentCo
     verify(merge.target, against: source, ids: ids, rows: rows, newStatuses: newStatuses, what: "merge via codec")
     let single = mergeThroughCodec(source, segments: 1)
     verify(single.target, against: source, ids: ids, rows: rows, newStatuses: newStatuses, what: "merge via codec on one core")
+    let decodeAlone = decodeOnly(merge.bytes, expecting: n)
 
     // in-memory join alone
     var joined = Replica("apac")
@@ -292,9 +313,9 @@ func runOnce(ids: [String], rows: [CaseFields], newStatuses: [String], segmentCo
 
     return RunResult(
         create: seconds(t1 - t0), update: seconds(t2 - t1),
-        merge: merge.encode + merge.decode + merge.join, encode: merge.encode, decode: merge.decode, mergeJoin: merge.join,
-        mergeOneCore: single.encode + single.decode + single.join,
-        join: seconds(j1 - j0), encodedBytes: merge.bytes, mergedCount: merge.target.count
+        merge: merge.encode + merge.decodeJoin, encode: merge.encode, decodeJoin: merge.decodeJoin, decodeOnly: decodeAlone,
+        mergeOneCore: single.encode + single.decodeJoin,
+        join: seconds(j1 - j0), encodedBytes: merge.bytes.count, mergedCount: merge.target.count
     )
 }
 
@@ -333,6 +354,7 @@ let ids = (1...caseCount).map(caseID)
 let rows = (1...caseCount).map(fields)
 let newStatuses = (1...caseCount).map(updatedStatus)
 
+
 var results: [RunResult] = []
 for _ in 0..<runCount {
     results.append(runOnce(ids: ids, rows: rows, newStatuses: newStatuses, segmentCount: segmentCount))
@@ -343,8 +365,8 @@ let createS = median(results.map(\.create))
 let updateS = median(results.map(\.update))
 let mergeMs = median(results.map(\.merge)) * 1e3
 let encodeMs = median(results.map(\.encode)) * 1e3
-let decodeMs = median(results.map(\.decode)) * 1e3
-let mergeJoinMs = median(results.map(\.mergeJoin)) * 1e3
+let decodeJoinMs = median(results.map(\.decodeJoin)) * 1e3
+let decodeOnlyMs = median(results.map(\.decodeOnly)) * 1e3
 let mergeOneCoreMs = median(results.map(\.mergeOneCore)) * 1e3
 let joinMs = median(results.map(\.join)) * 1e3
 let encodedBytes = results.last!.encodedBytes
@@ -365,8 +387,9 @@ func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: ma
 print("CaseMesh (release), \(caseCount) cases, median of \(runCount) runs")
 print("  (a) create   \(pad(grouped(n / createS), 12)) ops/s   (\(f(createS * 1e3, 1)) ms)")
 print("  (b) update   \(pad(grouped(n / updateS), 12)) ops/s   (\(f(updateS * 1e3, 1)) ms)")
-print("  (c) merge    \(pad(f(mergeMs, 2), 12)) ms      (encode \(f(encodeMs, 2)) + decode \(f(decodeMs, 2)) + join \(f(mergeJoinMs, 2)) ms, \(grouped(Double(encodedBytes))) bytes, \(segmentCount) segments)")
+print("  (c) merge    \(pad(f(mergeMs, 2), 12)) ms      (encode \(f(encodeMs, 2)) + decode and join \(f(decodeJoinMs, 2)) ms, \(grouped(Double(encodedBytes))) bytes, \(segmentCount) segments)")
 print("      merge on one core \(pad(f(mergeOneCoreMs, 2), 3)) ms      (the same in one segment)")
+print("      decode   \(pad(f(decodeOnlyMs, 2), 12)) ms      (alone, nothing joined)")
 print("      join     \(pad(f(joinMs, 2), 12)) ms      (in memory, no codec)")
 print("  merged replica: \(mergedCount) cases, content verified")
 
@@ -380,8 +403,8 @@ if emitJSON {
         "\"update_ops_per_s\":\(n / updateS)",
         "\"merge_ms\":\(mergeMs)",
         "\"merge_encode_ms\":\(encodeMs)",
-        "\"merge_decode_ms\":\(decodeMs)",
-        "\"merge_join_ms\":\(mergeJoinMs)",
+        "\"merge_decode_join_ms\":\(decodeJoinMs)",
+        "\"decode_only_ms\":\(decodeOnlyMs)",
         "\"join_ms\":\(joinMs)",
         "\"merge_one_core_ms\":\(mergeOneCoreMs)",
         "\"segments\":\(segmentCount)",

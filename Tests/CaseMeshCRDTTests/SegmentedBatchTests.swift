@@ -61,14 +61,60 @@ func decodeBatch(_ bytes: [UInt8]) -> Result<[SegmentedBatch.Segment<String, ORM
     @Test(arguments: [
         ([0], CodecError.invalidValue("a batch with no segments")),
         ([0x81, 0x02] + [UInt8](repeating: 1, count: 257), .invalidValue("257 segments, more than 256")),
-        ([1, 0], .invalidValue("segment 1 of 1 is empty")),
-        ([1, 5, 0, 0], .truncated(needed: 5, remaining: 2)),
-        ([2, 1, 1, 0, 0, 0, 0], .trailingBytes(2)),  // the lengths leave two bytes over
-        ([1, 3, 0, 0, 9], .trailingBytes(1)),  // a segment longer than its pairs
-        ([1, 2, 0, 1], .truncated(needed: 2, remaining: 0)),  // one pair promised, none there
+        ([1, 0, 0], .invalidValue("segment 1 of 1 is empty")),
+        ([1, 0, 5, 0, 0], .truncated(needed: 5, remaining: 2)),
+        ([2, 0, 1, 1, 0, 0, 0, 0], .trailingBytes(2)),  // the lengths leave two bytes over
+        ([1, 0, 3, 0, 0, 9], .trailingBytes(1)),  // a segment longer than its pairs
+        ([1, 1, 2, 0, 1], .truncated(needed: 2, remaining: 0)),  // one pair promised, none there
+        ([1, 1, 2, 0, 0], .invalidValue("the header counts 1 pairs, the segments hold 0")),
+        ([1, 100, 2, 0, 0], .truncated(needed: 200, remaining: 3)),  // more pairs than the bytes could hold
     ] as [([UInt8], CodecError)])
     func malformedBatchesNameTheirProblem(bytes: [UInt8], expected: CodecError) {
         #expect(decodeBatch(bytes) == .failure(expected))
+    }
+
+    /// Segments handed over as they are decoded arrive in order, the same as
+    /// decoding the whole batch, after the pair count; and a batch whose
+    /// segments cannot all be handed over fails the same way both ways.
+    @Test func segmentsArriveInOrderAsTheyAreDecoded() async {
+        await propertyCheck(count: 300, input: batchItemsGen, Gen.int(in: 1...12)) { items, segments in
+            let bytes = SegmentedBatch.encode(keys: items.map(\.0), values: items.map(\.1), segments: segments)
+            var promised: Int?
+            var delivered: [SegmentedBatch.Segment<String, ORMap<Int, Int>>] = []
+            do {
+                try SegmentedBatch.decode(bytes, as: (String, ORMap<Int, Int>).self,
+                                          start: { promised = $0 }, each: { delivered.append($0) })
+            } catch {
+                Issue.record("a batch of \(items.count) items in \(segments) segments failed to decode: \(error)")
+            }
+            #expect(promised == items.count)
+            #expect(delivered == (try? decodeBatch(bytes).get()))
+            #expect(delivered.flatMap(\.keys) == items.map(\.0))
+            #expect(delivered.flatMap(\.values) == items.map(\.1))
+        }
+    }
+
+    /// A damaged segment stops the delivery there: the segments before it
+    /// have arrived, none after, and its error is thrown.
+    @Test(arguments: [0, 2, 7])
+    func aDamagedSegmentStopsDelivery(damaged: Int) throws {
+        let keys = (0..<800).map { "case-\($0)" }
+        let values = keys.indices.map { i in
+            var map = ORMap<Int, Int>()
+            map.set(i % 7, i, time: HLCTimestamp(wallMillis: UInt64(i + 1)), replica: replicaID(i % 3))
+            return map
+        }
+        var bytes = SegmentedBatch.encode(keys: keys, values: values, segments: 8)
+        let layout = try SegmentedBatch.Layout(of: bytes)
+        // The segment's last byte (the end of a varint) now says "more follows".
+        bytes[layout.ranges[damaged].upperBound - 1] |= 0x80
+        var delivered: [SegmentedBatch.Segment<String, ORMap<Int, Int>>] = []
+        #expect(throws: CodecError.self) {
+            try SegmentedBatch.decode(bytes, as: (String, ORMap<Int, Int>).self, each: { delivered.append($0) })
+        }
+        #expect(delivered.map(\.count) == Array(repeating: 100, count: damaged))
+        #expect(delivered.flatMap(\.keys) == Array(keys.prefix(100 * damaged)))
+        #expect(throws: CodecError.self) { try SegmentedBatch.decode(bytes, as: (String, ORMap<Int, Int>).self) }
     }
 
     @Test func anEmptyBatchIsOneEmptySegment() throws {
