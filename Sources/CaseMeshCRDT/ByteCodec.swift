@@ -46,7 +46,10 @@ public struct ByteWriter: ~Copyable {
     public let canonical: Bool
     private var replicas: [ReplicaID] = []
     private var replicaIndex: [ReplicaID: Int] = [:]
-    private var text: TextTable.Writer?
+    /// The replica written last and its index: dots of one replica run together.
+    private var lastReplica: ReplicaID?
+    private var lastReplicaIndex = 0
+    private var text: TextTable.Writer
 
     public init(canonical: Bool = false, capacity: Int = 64, sharedText: Bool = false) {
         precondition(!(canonical && sharedText), "canonical bytes cannot depend on a text table")
@@ -54,7 +57,7 @@ public struct ByteWriter: ~Copyable {
         self.capacity = max(capacity, 16)
         base = .allocate(capacity: self.capacity)
         count = 0
-        text = sharedText ? TextTable.Writer() : nil
+        text = TextTable.Writer(enabled: sharedText)
     }
 
     deinit { base.deallocate() }
@@ -78,21 +81,26 @@ public struct ByteWriter: ~Copyable {
 
     /// Writes a replica id as its index in the document's replica table.
     public mutating func write(replica: ReplicaID) {
+        if lastReplica != replica {
+            lastReplicaIndex = tableIndex(of: replica)
+            lastReplica = replica
+        }
+        write(varint: UInt64(lastReplicaIndex))
+    }
+
+    /// The index of `replica` in the replica table, adding it if it is new.
+    private mutating func tableIndex(of replica: ReplicaID) -> Int {
         if replicas.count <= 16 {
-            for (index, known) in replicas.enumerated() where known == replica {
-                write(varint: UInt64(index))
-                return
-            }
+            for (index, known) in replicas.enumerated() where known == replica { return index }
         } else if let index = replicaIndex[replica] {
-            write(varint: UInt64(index))
-            return
+            return index
         }
         let index = replicas.count
         replicas.append(replica)
         if replicas.count > 16 {
             if replicaIndex.isEmpty { for (i, known) in replicas.enumerated() { replicaIndex[known] = i } } else { replicaIndex[replica] = index }
         }
-        write(varint: UInt64(index))
+        return index
     }
 
     /// Makes room for `extra` more bytes.
@@ -155,7 +163,7 @@ public struct ByteWriter: ~Copyable {
         // non-ASCII text is written in Unicode NFC there.
         if canonical && !string.utf8.allSatisfy({ $0 < 0x80 }) {
             writeUTF8(string.precomposedStringWithCanonicalMapping)
-        } else if text != nil {
+        } else if text.isEnabled {
             writeShared(string)
         } else {
             writeUTF8(string)
@@ -165,7 +173,7 @@ public struct ByteWriter: ~Copyable {
     /// A reference to an earlier copy of `string`, or `string` itself (which
     /// the reader then adds to its table).
     private mutating func writeShared(_ string: String) {
-        switch text!.reference(to: string) {
+        switch text.reference(to: string) {
         case let .earlier(index):
             write(varint: UInt64(index) << 1 | 1)
         case .new:

@@ -11,34 +11,45 @@
 /// `2i + 1` is the table's `i`th string.
 enum TextTable {
     /// Remembers recently written strings in a small direct-mapped cache
-    /// rather than a dictionary of everything: a lookup is a hash of the
-    /// string's 16 bytes of representation (its text when short, its storage
-    /// otherwise) and one comparison, with no hashing of whole strings and no
-    /// table that grows with the document. Copies of one string share their
-    /// storage, so they meet in one slot; an equal string stored elsewhere, or
-    /// a string evicted by another, is simply written in full again (and the
-    /// reader holds it twice).
-    final class Writer {
+    /// rather than a dictionary of everything: a lookup hashes and compares
+    /// the string's 16 bytes of representation (its text when short, its
+    /// storage otherwise), with no hashing or comparing of whole strings and
+    /// no table that grows with the document. Copies of one string share
+    /// their storage, so they meet in one slot; an equal string stored
+    /// elsewhere, or a string evicted by another, is simply written in full
+    /// again (and the reader holds it twice).
+    struct Writer: ~Copyable {
         static let slotBits = 10
         static let slotCount = 1 << slotBits
 
-        private let slots: UnsafeMutableBufferPointer<String>
-        private let indices: UnsafeMutableBufferPointer<Int>
+        /// Nil when the document does not share text.
+        private let slots: UnsafeMutablePointer<String>?
+        private let indices: UnsafeMutablePointer<Int>?
         /// How many strings the reader's table holds so far.
         private var written = 0
 
-        init() {
-            slots = .allocate(capacity: Self.slotCount)
-            slots.initialize(repeating: "")
-            indices = .allocate(capacity: Self.slotCount)
-            indices.initialize(repeating: -1)
+        init(enabled: Bool) {
+            guard enabled else {
+                slots = nil
+                indices = nil
+                return
+            }
+            let slots = UnsafeMutablePointer<String>.allocate(capacity: Self.slotCount)
+            slots.initialize(repeating: "", count: Self.slotCount)
+            let indices = UnsafeMutablePointer<Int>.allocate(capacity: Self.slotCount)
+            indices.initialize(repeating: -1, count: Self.slotCount)
+            self.slots = slots
+            self.indices = indices
         }
 
         deinit {
-            slots.deinitialize()
+            guard let slots, let indices else { return }
+            slots.deinitialize(count: Self.slotCount)
             slots.deallocate()
             indices.deallocate()
         }
+
+        var isEnabled: Bool { slots != nil }
 
         enum Reference: Equatable {
             /// The reader's table holds this string at `index`.
@@ -47,21 +58,27 @@ enum TextTable {
             case new
         }
 
-        func reference(to string: String) -> Reference {
-            let slot = Self.slot(of: string)
-            if indices[slot] >= 0 && slots[slot] == string { return .earlier(indices[slot]) }
+        /// Only when enabled.
+        mutating func reference(to string: String) -> Reference {
+            let slots = slots.unsafelyUnwrapped, indices = indices.unsafelyUnwrapped
+            let bits = Self.representation(of: string)
+            let hash = (bits.low &* 0x9E37_79B9_7F4A_7C15 ^ bits.high) &* 0xBF58_476D_1CE4_E5B9
+            let slot = Int(truncatingIfNeeded: hash >> (64 - UInt64(Self.slotBits)))
+            let index = indices[slot]
+            // The same representation is the same text (the slot keeps its
+            // string alive, so its storage cannot be reused for other text).
+            if index >= 0 && Self.representation(of: slots[slot]) == bits { return .earlier(index) }
             slots[slot] = string
             indices[slot] = written
             written += 1
             return .new
         }
 
-        static func slot(of string: String) -> Int {
-            // The representation only picks a slot; equality is still checked
-            // on the text, so any layout of `String` gives correct output.
-            let (low, high) = unsafeBitCast(string, to: (UInt64, UInt64).self)
-            let hash = (low &* 0x9E37_79B9_7F4A_7C15 ^ high) &* 0xBF58_476D_1CE4_E5B9
-            return Int(truncatingIfNeeded: hash >> (64 - UInt64(slotBits)))
+        /// A string's 16 bytes: its text when short, its storage otherwise.
+        /// Only compared and hashed, never turned back into a string.
+        @inline(__always)
+        static func representation(of string: String) -> (low: UInt64, high: UInt64) {
+            unsafeBitCast(string, to: (low: UInt64, high: UInt64).self)
         }
     }
 }
