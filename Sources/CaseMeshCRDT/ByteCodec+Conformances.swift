@@ -206,6 +206,11 @@ extension DotFun.Entry: BinaryEncodable where Value: BinaryEncodable {
 extension DotFun: BinaryDecodable where Value: BinaryDecodable {
     public init(from reader: inout ByteReader) throws(CodecError) {
         let count = try reader.readCount(minimumItemSize: 4)
+        if count == 1 {
+            // The usual register: one write, stored inline.
+            self.init(Entry(dot: try Dot(from: &reader), time: try HLCTimestamp(from: &reader), value: try Value(from: &reader)))
+            return
+        }
         self.init()
         var last: Dot?
         for index in 0..<count {

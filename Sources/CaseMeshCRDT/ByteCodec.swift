@@ -259,10 +259,15 @@ public struct ByteReader: Sendable {
 
     @inline(never)
     private mutating func readLongVarint() throws(CodecError) -> UInt64 {
+        // A local cursor, committed once: none of the per-byte bookkeeping of
+        // `readByte`.
         var result: UInt64 = 0
         var shift: UInt64 = 0
-        while true {
-            let byte = try readByte()
+        var at = position
+        defer { position = at }
+        while at < end {
+            let byte = bytes[at]
+            at += 1
             if shift == 63 && byte > 1 { throw .malformedVarint }
             result |= UInt64(byte & 0x7F) << shift
             if byte & 0x80 == 0 {
@@ -274,6 +279,7 @@ public struct ByteReader: Sendable {
             shift += 7
             if shift > 63 { throw .malformedVarint }
         }
+        throw .truncated(needed: 1, remaining: 0)
     }
 
     /// A count of following items, each at least `minimumItemSize` bytes long.
