@@ -178,32 +178,30 @@ struct CaseIndex {
 
     /// The position of `id`, whose text is `ids[position]`.
     func position(of id: String, in ids: [String]) -> Int? {
-        guard count > 0 else { return nil }
-        let tag = Self.tag(of: id)
-        var slot = Int(truncatingIfNeeded: tag) & mask
-        while slots[slot] != 0 {
-            if slots[slot] >> 32 == tag, case let position = Int(truncatingIfNeeded: slots[slot] & 0xFFFF_FFFF) - 1, ids[position] == id {
-                return position
-            }
-            slot = (slot + 1) & mask
-        }
-        return nil
+        count > 0 ? probe(id, tag: Self.tag(of: id), in: ids).found : nil
     }
 
     /// The position of `id`; or nil, once `position` is recorded for it.
     mutating func position(of id: String, in ids: [String], orInsertAt position: Int) -> Int? {
         if 2 * (count + 1) > slots.count { rehash(to: max(16, 2 * slots.count)) }
         let tag = Self.tag(of: id)
-        var slot = Int(truncatingIfNeeded: tag) & mask
-        while slots[slot] != 0 {
-            if slots[slot] >> 32 == tag, case let found = Int(truncatingIfNeeded: slots[slot] & 0xFFFF_FFFF) - 1, ids[found] == id {
-                return found
-            }
-            slot = (slot + 1) & mask
-        }
+        let (slot, found) = probe(id, tag: tag, in: ids)
+        if let found { return found }
         slots[slot] = tag << 32 | UInt64(position + 1)
         count += 1
         return nil
+    }
+
+    /// The slot holding `id`'s position, or the empty slot where it would go.
+    private func probe(_ id: String, tag: UInt64, in ids: [String]) -> (slot: Int, found: Int?) {
+        var slot = Int(truncatingIfNeeded: tag) & mask
+        while slots[slot] != 0 {
+            if slots[slot] >> 32 == tag, case let position = Int(truncatingIfNeeded: slots[slot] & 0xFFFF_FFFF) - 1, ids[position] == id {
+                return (slot, position)
+            }
+            slot = (slot + 1) & mask
+        }
+        return (slot, nil)
     }
 
     private mutating func rehash(to size: Int) {
