@@ -243,19 +243,18 @@ extension DotMap: BinaryDecodable where Key: BinaryDecodable, Store: BinaryDecod
         let count = try reader.readCount(minimumItemSize: 2)
         var entries: [Entry] = []
         entries.reserveCapacity(count)
-        var previous: Key?
         var sorted = true
         for _ in 0..<count {
             let key = try Key(from: &reader)
-            if let previous, !(previous < key) {
-                if previous == key { throw .invalidValue("duplicate key in a map") }
+            // Compared in place with the last entry's key (a copy would retain it).
+            if !entries.isEmpty, !(entries[entries.count - 1].key < key) {
+                if entries[entries.count - 1].key == key { throw .invalidValue("duplicate key in a map") }
                 sorted = false
             }
             // Decoded straight into the entry: a store held in a local first
             // was copied into it (retaining everything in it) and then released.
             entries.append(Entry(key: key, store: try Store(from: &reader)))
             if entries[entries.count - 1].store.isBottom { throw .invalidValue("empty entry in a map") }
-            previous = key
         }
         if !sorted {
             // Documents written before maps kept their keys sorted list them
