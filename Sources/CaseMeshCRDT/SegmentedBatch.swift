@@ -68,18 +68,8 @@ public enum SegmentedBatch {
     public static func decode<Key: BinaryDecodable & Sendable, Value: BinaryDecodable & Sendable>(
         _ bytes: [UInt8], as: (Key, Value).Type = (Key, Value).self
     ) throws(CodecError) -> [Segment<Key, Value>] {
-        let layout = try Layout(of: bytes)
-        let ranges = layout.ranges
-        let results = parallelMap(ranges.count) { index in decodeSegment(bytes, ranges[index], as: (Key, Value).self) }
         var segments: [Segment<Key, Value>] = []
-        segments.reserveCapacity(results.count)
-        for result in results {
-            switch result {
-            case let .success(segment): segments.append(segment)
-            case let .failure(error): throw error
-            }
-        }
-        try layout.check(pairs: segments.reduce(0) { $0 + $1.count })
+        try decode(bytes, as: (Key, Value).self, each: { segments.append($0) })
         return segments
     }
 
