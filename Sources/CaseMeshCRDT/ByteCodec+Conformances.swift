@@ -279,6 +279,11 @@ extension Causal: BinaryDecodable where Store: BinaryDecodable {
     public init(from reader: inout ByteReader) throws(CodecError) {
         let context = try CausalContext(from: &reader)
         let store = try Store(from: &reader)
+        // Every dot a state holds is one its context has seen; joins rely on
+        // it (a delta that names no dot we have seen removes nothing).
+        var outside: Dot?
+        store.forEachDot { dot in if outside == nil && !context.contains(dot) { outside = dot } }
+        if let outside { throw .invalidValue("dot \(outside) held but not in its context") }
         self.init(store: store, context: context)
     }
 }

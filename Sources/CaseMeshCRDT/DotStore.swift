@@ -240,6 +240,50 @@ public struct DotMap<Key: Hashable & Comparable & Sendable, Store: DotStore>: Do
         for entry in entries { entry.store.forEachDot(body) }
     }
 
+    /// Up to this many entries on the other side (a delta usually carries
+    /// one), a join updates our entries where they are instead of building a
+    /// new array: a note added to a case with hundreds of notes moves none.
+    static var inPlaceJoinLimit: Int { 4 }
+
+    /// Whether `otherContext` can name a dot we hold (and so remove it). Our
+    /// dots are all in our `context`; a delta's context is usually a few
+    /// cloud dots, and when we have seen none of them (a fresh write) no
+    /// entry needs looking at.
+    private static func mayRemove(_ otherContext: CausalContext, seenBy context: CausalContext) -> Bool {
+        if otherContext.isEmpty { return false }
+        if !otherContext.versionVector.isEmpty { return true }
+        return otherContext.cloud.contains { context.contains($0) }
+    }
+
+    /// For a key only we hold: drops the dots the other side has seen (its
+    /// removals), leaving the store alone when it has seen none of them.
+    private static func dropRemoved(_ store: inout Store, context: CausalContext, otherContext: CausalContext) {
+        guard !otherContext.isEmpty else { return }
+        var touched = false
+        store.forEachDot { if otherContext.contains($0) { touched = true } }
+        if touched { store.join(Store(), context: context, otherContext: otherContext) }
+    }
+
+    /// The same join as the walk in key order, entry by entry in place.
+    private mutating func joinInPlace(_ other: DotMap, context: CausalContext, otherContext: CausalContext) {
+        if Self.mayRemove(otherContext, seenBy: context) {
+            var index = 0
+            while index < entries.count {
+                if !other.position(of: entries[index].key).found {
+                    Self.dropRemoved(&entries[index].store, context: context, otherContext: otherContext)
+                    if entries[index].store.isBottom {
+                        entries.remove(at: index)
+                        continue
+                    }
+                }
+                index += 1
+            }
+        }
+        for theirs in other.entries {
+            update(theirs.key) { $0.join(theirs.store, context: context, otherContext: otherContext) }
+        }
+    }
+
     public mutating func join(_ other: DotMap, context: CausalContext, otherContext: CausalContext) {
         if entries.isEmpty && context.isEmpty {
             // Nothing seen here: the result is the other side, as is.
@@ -247,6 +291,10 @@ public struct DotMap<Key: Hashable & Comparable & Sendable, Store: DotStore>: Do
             return
         }
         if otherContext.isEmpty && other.entries.isEmpty { return }
+        if other.entries.count <= Self.inPlaceJoinLimit {
+            joinInPlace(other, context: context, otherContext: otherContext)
+            return
+        }
         // Walk both in key order. Keys only we hold lose the dots the other
         // side has seen (removals); keys only they hold keep the dots we have
         // not seen; shared keys join.
@@ -256,9 +304,7 @@ public struct DotMap<Key: Hashable & Comparable & Sendable, Store: DotStore>: Do
         var i = 0, j = 0
         while i < mine.count || j < other.entries.count {
             if j == other.entries.count || (i < mine.count && mine[i].key < other.entries[j].key) {
-                var touched = false
-                if !otherContext.isEmpty { mine[i].store.forEachDot { if otherContext.contains($0) { touched = true } } }
-                if touched { mine[i].store.join(Store(), context: context, otherContext: otherContext) }
+                Self.dropRemoved(&mine[i].store, context: context, otherContext: otherContext)
                 if !mine[i].store.isBottom { entries.append(mine[i]) }
                 i += 1
             } else if i == mine.count || other.entries[j].key < mine[i].key {
