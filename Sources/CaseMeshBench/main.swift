@@ -115,7 +115,7 @@ struct Replica {
     /// Joins `map` into the case `caseID`. A case the replica lacks is `map`
     /// itself (a join into nothing), stored as given: taken, not copied.
     mutating func join(_ caseID: String, _ map: consuming CaseMap) {
-        if let position = existingPosition(of: caseID, orAppend: nil) {
+        if let position = existingPosition(of: caseID) {
             maps[position].join(map)
         } else {
             maps.append(map)
@@ -123,12 +123,10 @@ struct Replica {
     }
 
     /// Where `caseID` is stored; or nil, once it is given the next position
-    /// (and `newMap`, if any, is appended there; otherwise the caller appends
-    /// the case's map). One probe of the index, found or not.
-    private mutating func existingPosition(of caseID: String, orAppend newMap: CaseMap?) -> Int? {
+    /// (the caller then appends its map). One probe of the index, found or not.
+    private mutating func existingPosition(of caseID: String) -> Int? {
         if let position = index.position(of: caseID, in: ids, orInsertAt: ids.count) { return position }
         ids.append(caseID)
-        if let newMap { maps.append(newMap) }
         return nil
     }
 
@@ -143,7 +141,7 @@ struct Replica {
                             time: time, replica: id)
         // Created over an existing case (the bench never does), the replica
         // still keeps one entry per id.
-        if let position = existingPosition(of: caseID, orAppend: map) { maps[position] = map }
+        if let position = existingPosition(of: caseID) { maps[position] = map } else { maps.append(map) }
         return delta.count
     }
 
@@ -238,7 +236,7 @@ struct CaseIndex {
 
 // MARK: - Merge
 
-/// Every case, in `segments` parts encoded in parallel (one per core by default).
+/// Every case, in `segments` parts encoded in parallel.
 @inline(never)
 func encodeCases(_ replica: Replica, segments: Int) -> [UInt8] {
     SegmentedBatch.encode(keys: replica.ids, values: replica.maps, segments: segments)

@@ -11,13 +11,13 @@ import Foundation
 /// `TextTable`), so a segment decodes without the others.
 ///
 /// Both directions block the calling thread until every segment is done
-/// (they use `DispatchQueue.concurrentPerform`); from async code, call them
+/// (they wait for Dispatch worker threads); from async code, call them
 /// outside the cooperative pool when the batch is large.
 ///
 /// Layout: varint segment count, the number of pairs in all segments (so a
 /// reader can make room before the first segment is decoded), then each
-/// segment's byte length (varints),
-/// then the segments; a segment is a count and that many (key, value) pairs.
+/// segment's byte length (varints), then the segments; a segment is a count
+/// and that many (key, value) pairs.
 /// The pairs come back in the order they were given.
 public enum SegmentedBatch {
     /// More segments than this is a hostile document, not a large one.
