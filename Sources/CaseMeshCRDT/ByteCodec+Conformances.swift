@@ -112,15 +112,7 @@ extension Dot: BinaryCodable {
         replica.encode(to: &writer)
         writer.write(varint: counter)
     }
-    public init(from reader: inout ByteReader) throws(CodecError) {
-        let replica = try ReplicaID(from: &reader)
-        let counter = try reader.readVarint()
-        guard counter > 0 else { throw .invalidValue("dot counter 0") }
-        // Counters beyond Int64 never occur (they are stored as SQLite
-        // integers) and would let a peer make our next dot overflow.
-        guard counter <= UInt64(Int64.max) else { throw .invalidValue("dot counter \(counter) out of range") }
-        self.init(replica, counter)
-    }
+    public init(from reader: inout ByteReader) throws(CodecError) { self = try reader.readDot() }
 }
 
 extension VersionVector: BinaryCodable {
@@ -179,7 +171,7 @@ extension DotSet: BinaryCodable {
         let count = try reader.readCount(minimumItemSize: 2)
         var dots = Set<Dot>(minimumCapacity: count)
         for _ in 0..<count {
-            guard dots.insert(try Dot(from: &reader)).inserted else { throw .invalidValue("duplicate dot in a dot set") }
+            guard dots.insert(try reader.readHeldDot()).inserted else { throw .invalidValue("duplicate dot in a dot set") }
         }
         self.init(dots)
     }
@@ -208,13 +200,13 @@ extension DotFun: BinaryDecodable where Value: BinaryDecodable {
         let count = try reader.readCount(minimumItemSize: 4)
         if count == 1 {
             // The usual register: one write, stored inline.
-            self.init(Entry(dot: try Dot(from: &reader), time: try HLCTimestamp(from: &reader), value: try Value(from: &reader)))
+            self.init(Entry(dot: try reader.readHeldDot(), time: try HLCTimestamp(from: &reader), value: try Value(from: &reader)))
             return
         }
         self.init()
         var last: Dot?
         for index in 0..<count {
-            let dot = try Dot(from: &reader)
+            let dot = try reader.readHeldDot()
             if let last, !(last < dot) { throw .invalidValue("register entries out of order") }
             let entry = Entry(dot: dot, time: try HLCTimestamp(from: &reader), value: try Value(from: &reader))
             if index == 0 { head = entry } else { tail.append(entry) }
@@ -278,12 +270,15 @@ extension Causal: BinaryEncodable where Store: BinaryEncodable {
 extension Causal: BinaryDecodable where Store: BinaryDecodable {
     public init(from reader: inout ByteReader) throws(CodecError) {
         let context = try CausalContext(from: &reader)
-        let store = try Store(from: &reader)
         // Every dot a state holds is one its context has seen; joins rely on
         // it (a delta that names no dot we have seen removes nothing).
-        var outside: Dot?
-        store.forEachDot { dot in if outside == nil && !context.contains(dot) { outside = dot } }
-        if let outside { throw .invalidValue("dot \(outside) held but not in its context") }
+        reader.beginHeldDots(within: context)
+        let store: Store
+        do { store = try Store(from: &reader) } catch {
+            _ = reader.endHeldDots(within: context)
+            throw error
+        }
+        if let outside = reader.endHeldDots(within: context) { throw .invalidValue("dot \(outside) held but not in its context") }
         self.init(store: store, context: context)
     }
 }

@@ -201,6 +201,14 @@ public struct ByteReader: Sendable {
     /// Where the document ends: `bytes.count`, or the end of its part of a batch.
     private let end: Int
     private var replicas: [ReplicaID] = []
+    /// While the store of a causal state is read (see `beginHeldDots`): for
+    /// each replica of the table, the counter up to which the state's
+    /// version vector covers it, and the held dots above that, which only
+    /// its cloud can cover. Checking here, as the dots are read, costs a
+    /// comparison per dot instead of a second walk over the decoded store.
+    private var heldDotBounds: [UInt64] = []
+    private var heldDotsBeyondBounds: [Dot] = []
+    private var checksHeldDots = false
     /// Whether the document shares text (see `ByteWriter`), and the text read so far.
     private let sharesText: Bool
     private var text: [String] = []
@@ -232,9 +240,54 @@ public struct ByteReader: Sendable {
     }
 
     public mutating func readReplica() throws(CodecError) -> ReplicaID {
+        replicas[try readReplicaIndex()]
+    }
+
+    private mutating func readReplicaIndex() throws(CodecError) -> Int {
         let index = try readVarint()
         guard index < UInt64(replicas.count) else { throw .invalidValue("replica index \(index) outside the table of \(replicas.count)") }
-        return replicas[Int(index)]
+        return Int(index)
+    }
+
+    /// Reads a dot: a replica and a counter in 1...Int64.max. Counters
+    /// beyond Int64 never occur (they are stored as SQLite integers) and
+    /// would let a peer make our next dot overflow.
+    mutating func readDot() throws(CodecError) -> Dot {
+        try readDot(held: false)
+    }
+
+    /// Reads a dot that a dot store holds. Between `beginHeldDots` and
+    /// `endHeldDots`, one its state's context may not have seen is noted.
+    mutating func readHeldDot() throws(CodecError) -> Dot {
+        try readDot(held: true)
+    }
+
+    @inline(__always)
+    private mutating func readDot(held: Bool) throws(CodecError) -> Dot {
+        let index = try readReplicaIndex()
+        let counter = try readVarint()
+        guard counter > 0 else { throw .invalidValue("dot counter 0") }
+        guard counter <= UInt64(Int64.max) else { throw .invalidValue("dot counter \(counter) out of range") }
+        let dot = Dot(replicas[index], counter)
+        if held && checksHeldDots && counter > heldDotBounds[index] { heldDotsBeyondBounds.append(dot) }
+        return dot
+    }
+
+    /// Starts checking the dots a causal state holds against its context,
+    /// which has just been read: every dot a state holds must be one its
+    /// context has seen (joins rely on it). States do not nest.
+    mutating func beginHeldDots(within context: CausalContext) {
+        if heldDotBounds.count != replicas.count { heldDotBounds = Array(repeating: 0, count: replicas.count) }
+        for index in replicas.indices { heldDotBounds[index] = context.versionVector[replicas[index]] }
+        heldDotsBeyondBounds.removeAll(keepingCapacity: true)
+        checksHeldDots = true
+    }
+
+    /// Ends the check begun by `beginHeldDots`, returning a held dot that
+    /// `context` has not seen, if there is one.
+    mutating func endHeldDots(within context: CausalContext) -> Dot? {
+        checksHeldDots = false
+        return heldDotsBeyondBounds.first { !context.contains($0) }
     }
 
     public var remaining: Int { end - position }

@@ -11,6 +11,10 @@ public protocol DotStore: Sendable, Equatable {
     var isBottom: Bool { get }
     /// Calls `body` with every dot the store holds.
     func forEachDot(_ body: (Dot) -> Void)
+    /// Whether the store holds a dot that `context` has seen. The same
+    /// answer as a `forEachDot` walk, without a closure or copies of the
+    /// entries: a join asks it of every entry a delta may have removed.
+    func holdsDot(seenBy context: CausalContext) -> Bool
     /// Joins `other` (with context `otherContext`) into `self` (with `context`).
     mutating func join(_ other: Self, context: CausalContext, otherContext: CausalContext)
 }
@@ -33,6 +37,10 @@ public struct DotSet: DotStore, Hashable {
     public var isBottom: Bool { dots.isEmpty }
 
     public func forEachDot(_ body: (Dot) -> Void) { for dot in dots { body(dot) } }
+
+    public func holdsDot(seenBy context: CausalContext) -> Bool {
+        dots.contains { context.contains($0) }
+    }
 
     public mutating func join(_ other: DotSet, context: CausalContext, otherContext: CausalContext) {
         if dots == other.dots { return }
@@ -57,6 +65,10 @@ public struct DotFun<Value: Sendable & Equatable>: DotStore {
         public var dot: Dot
         public var time: HLCTimestamp
         public var value: Value
+        /// Called through `head?.`, these read the dot without copying the entry.
+        func passDot(to body: (Dot) -> Void) { body(dot) }
+        func isSeen(by context: CausalContext) -> Bool { context.contains(dot) }
+
         public init(dot: Dot, time: HLCTimestamp, value: Value) {
             self.dot = dot
             self.time = time
@@ -103,10 +115,17 @@ public struct DotFun<Value: Sendable & Equatable>: DotStore {
         }
     }
 
+    /// Reads each dot in place: copying an entry out (even through
+    /// `head?.dot`) would retain and release its value.
     public func forEachDot(_ body: (Dot) -> Void) {
-        guard let head else { return }
-        body(head.dot)
-        for entry in tail { body(entry.dot) }
+        head?.passDot(to: body)
+        for index in tail.indices { tail[index].passDot(to: body) }
+    }
+
+    public func holdsDot(seenBy context: CausalContext) -> Bool {
+        if head?.isSeen(by: context) == true { return true }
+        for index in tail.indices where tail[index].isSeen(by: context) { return true }
+        return false
     }
 
     private mutating func setEntries(_ sorted: [Entry]) {
@@ -236,8 +255,19 @@ public struct DotMap<Key: Hashable & Comparable & Sendable, Store: DotStore>: Do
         return found ? entries.remove(at: index).store : nil
     }
 
+    /// Visits each store in place, through the buffer: an array's subscript
+    /// would copy the entry out, retaining and releasing its key and store.
     public func forEachDot(_ body: (Dot) -> Void) {
-        for entry in entries { entry.store.forEachDot(body) }
+        entries.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices { buffer[index].store.forEachDot(body) }
+        }
+    }
+
+    public func holdsDot(seenBy context: CausalContext) -> Bool {
+        entries.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices where buffer[index].store.holdsDot(seenBy: context) { return true }
+            return false
+        }
     }
 
     /// Up to this many entries on the other side (a delta usually carries
@@ -258,10 +288,8 @@ public struct DotMap<Key: Hashable & Comparable & Sendable, Store: DotStore>: Do
     /// For a key only we hold: drops the dots the other side has seen (its
     /// removals), leaving the store alone when it has seen none of them.
     private static func dropRemoved(_ store: inout Store, context: CausalContext, otherContext: CausalContext) {
-        guard !otherContext.isEmpty else { return }
-        var touched = false
-        store.forEachDot { if otherContext.contains($0) { touched = true } }
-        if touched { store.join(Store(), context: context, otherContext: otherContext) }
+        guard !otherContext.isEmpty, store.holdsDot(seenBy: otherContext) else { return }
+        store.join(Store(), context: context, otherContext: otherContext)
     }
 
     /// The same join as the walk in key order, entry by entry in place.

@@ -27,7 +27,8 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
 
     public subscript(replica: ReplicaID) -> UInt64 {
         get {
-            for entry in entries where entry.replica == replica { return entry.counter }
+            // By index: copying an entry out would retain its replica id.
+            for index in entries.indices where entries[index].replica == replica { return entries[index].counter }
             return 0
         }
         set {

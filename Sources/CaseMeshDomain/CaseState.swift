@@ -68,6 +68,13 @@ public struct CaseStore: DotStore {
         linkedCases.forEachDot(body); articles.forEachDot(body)
     }
 
+    public func holdsDot(seenBy context: CausalContext) -> Bool {
+        fields.holdsDot(seenBy: context) || notes.holdsDot(seenBy: context)
+            || attendees.holdsDot(seenBy: context) || troubleshooting.holdsDot(seenBy: context)
+            || approvals.holdsDot(seenBy: context) || tags.holdsDot(seenBy: context)
+            || linkedCases.holdsDot(seenBy: context) || articles.holdsDot(seenBy: context)
+    }
+
     public mutating func join(_ other: CaseStore, context: CausalContext, otherContext: CausalContext) {
         fields.join(other.fields, context: context, otherContext: otherContext)
         notes.join(other.notes, context: context, otherContext: otherContext)
