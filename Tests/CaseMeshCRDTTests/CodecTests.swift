@@ -151,6 +151,38 @@ func roundTripRun<State: SimulatedCRDT>(_: State.Type, _ scenario: Scenario) -> 
         }
     }
 
+    /// Runs of varints of every length, read with and without 8 bytes left
+    /// after each (the one-load path and the byte-by-byte path), give back
+    /// the values; a redundant zero group is refused on both paths.
+    @Test func varintRunsReadBackOnBothPaths() async {
+        // Values of 1 to 64 significant bits, so every encoded length occurs.
+        let value = zip(Gen.uint64(in: .min ... .max), Gen.int(in: 0...63)).map { (raw: UInt64, shift: Int) -> UInt64 in
+            raw >> UInt64(shift)
+        }
+        await propertyCheck(count: 1000, input: value.array(of: 1...12), Gen.int(in: 0...9)) { (values: [UInt64], padding: Int) in
+            var writer = ByteWriter()
+            for value in values { writer.write(varint: value) }
+            let body = writer.finish()
+            let bytes = body + [UInt8](repeating: 0, count: padding)
+            let read = Result { () throws(CodecError) -> [UInt64] in
+                var reader = try ByteReader(bytes)
+                return try values.map { _ throws(CodecError) in try reader.readVarint() }
+            }
+            #expect((try? read.get()) == values, "\(bytes)")
+
+            // The last value padded with a zero group, then `padding` bytes.
+            var padded = body
+            padded[padded.count - 1] |= 0x80
+            padded.append(0x00)
+            padded += [UInt8](repeating: 0x01, count: padding)
+            let refused = Result { () throws(CodecError) -> [UInt64] in
+                var reader = try ByteReader(padded)
+                return try values.map { _ throws(CodecError) in try reader.readVarint() }
+            }
+            #expect(refused.failure == .malformedVarint, "\(padded)")
+        }
+    }
+
     /// Equal states reached through different delivery orders have equal
     /// canonical bytes, though their hash tables iterate differently.
     @Test func canonicalBytesDependOnlyOnTheValue() async {
