@@ -173,14 +173,17 @@ public struct ByteWriter: ~Copyable {
     /// A reference to an earlier copy of `string`, or `string` itself (which
     /// the reader then adds to its table).
     private mutating func writeShared(_ string: String) {
+        let keep: UInt64
         switch text.reference(to: string) {
         case let .earlier(index):
             write(varint: UInt64(index) << 1 | 1)
-        case .new:
-            let utf8 = string.utf8
-            write(varint: UInt64(utf8.count) << 1)
-            append(utf8)
+            return
+        case .keep: keep = 2
+        case .once: keep = 0
         }
+        let utf8 = string.utf8
+        write(varint: UInt64(utf8.count) << 2 | keep)
+        append(utf8)
     }
 
     @inline(__always)
@@ -374,14 +377,15 @@ public struct ByteReader: Sendable {
     public mutating func readString() throws(CodecError) -> String {
         guard sharesText else { return try readText(count: try readCount()) }
         let tag = try readVarint()
-        let index = Int(truncatingIfNeeded: tag >> 1)
         if tag & 1 == 1 {
-            guard index < text.count else { throw .invalidValue("text reference \(index) outside the \(text.count) read so far") }
+            let index = Int(truncatingIfNeeded: tag >> 1)
+            guard index < text.count else { throw .invalidValue("text reference \(index) outside the \(text.count) kept so far") }
             return text[index]
         }
-        guard index <= remaining else { throw .truncated(needed: index, remaining: remaining) }
-        let string = try readText(count: index)
-        text.append(string)
+        let count = Int(truncatingIfNeeded: tag >> 2)
+        guard count <= remaining else { throw .truncated(needed: count, remaining: remaining) }
+        let string = try readText(count: count)
+        if tag & 2 != 0 { text.append(string) }
         return string
     }
 

@@ -1,14 +1,19 @@
-/// Text shared within one document: the first copy of a string is written in
-/// full, later copies as a reference to it.
+/// Text shared within one document: a string that recurs is written in full
+/// until the reader has been told to keep it, then as a reference to it.
 ///
 /// Shipping a whole replica spends most of its decoding time building strings,
 /// and most of them repeat: every case has the same field names and draws its
 /// status, severity, region and customer from a short list. With a table the
 /// reader builds each distinct string once and hands out that one copy.
 ///
-/// Encoding: a string is a varint tag. An even tag `2n` is followed by `n`
-/// bytes of UTF-8, and the reader appends that string to its table; an odd tag
-/// `2i + 1` is the table's `i`th string.
+/// Encoding: a string is a varint tag. A tag `4n` is followed by `n` bytes of
+/// UTF-8; so is a tag `4n + 2`, and the reader then appends the string to its
+/// table. An odd tag `2i + 1` is the table's `i`th string.
+///
+/// The writer asks the reader to keep a string the second time it writes it.
+/// Text seen once (case ids, titles: half the strings of a batch) never enters
+/// the reader's table, so the table holds only text that recurs, stays small,
+/// and its references fit in one byte.
 enum TextTable {
     /// Remembers recently written strings in a small direct-mapped cache
     /// rather than a dictionary of everything: a lookup hashes and compares
@@ -24,7 +29,11 @@ enum TextTable {
 
         /// Nil when the document does not share text.
         private let slots: UnsafeMutablePointer<String>?
+        /// Per slot: the reader's index of its string, or `seenOnce`, or
+        /// `empty`.
         private let indices: UnsafeMutablePointer<Int>?
+        private static let empty = -1
+        private static let seenOnce = -2
         /// How many strings the reader's table holds so far.
         private var written = 0
 
@@ -37,7 +46,7 @@ enum TextTable {
             let slots = UnsafeMutablePointer<String>.allocate(capacity: Self.slotCount)
             slots.initialize(repeating: "", count: Self.slotCount)
             let indices = UnsafeMutablePointer<Int>.allocate(capacity: Self.slotCount)
-            indices.initialize(repeating: -1, count: Self.slotCount)
+            indices.initialize(repeating: Self.empty, count: Self.slotCount)
             self.slots = slots
             self.indices = indices
         }
@@ -55,7 +64,9 @@ enum TextTable {
             /// The reader's table holds this string at `index`.
             case earlier(Int)
             /// Write it in full; the reader adds it to its table.
-            case new
+            case keep
+            /// Write it in full, once: it has not been seen before.
+            case once
         }
 
         /// Only when enabled.
@@ -67,11 +78,15 @@ enum TextTable {
             let index = indices[slot]
             // The same representation is the same text (the slot keeps its
             // string alive, so its storage cannot be reused for other text).
-            if index >= 0 && Self.representation(of: slots[slot]) == bits { return .earlier(index) }
+            if index != Self.empty && Self.representation(of: slots[slot]) == bits {
+                if index >= 0 { return .earlier(index) }
+                indices[slot] = written
+                written += 1
+                return .keep
+            }
             slots[slot] = string
-            indices[slot] = written
-            written += 1
-            return .new
+            indices[slot] = Self.seenOnce
+            return .once
         }
 
         /// A string's 16 bytes: its text when short, its storage otherwise.

@@ -36,19 +36,35 @@ func readShared(_ bytes: [UInt8]) -> Result<[String], CodecError> {
         await propertyCheck(count: 1000, input: sharedTextGen) { strings in
             let bytes = writeShared(strings)
             #expect(readShared(bytes) == .success(strings))
-            // The same strings written in full are never shorter.
+            // The same strings written in full are never shorter, but for
+            // the tag: two bits more of length can take one byte more for a
+            // literal of 32 bytes or more.
             var plain = ByteWriter(canonical: false, capacity: 16)
             plain.write(varint: UInt64(strings.count))
             for string in strings { plain.write(string: string) }
-            #expect(bytes.count <= plain.finish().count)
+            #expect(bytes.count <= plain.finish().count + strings.filter { $0.utf8.count >= 32 }.count)
         }
     }
 
-    @Test func repeatsAreWrittenOnce() throws {
+    @Test func repeatsAreWrittenTwiceThenReferred() throws {
         let strings = Array(repeating: "Northwind Traders", count: 1000)
         let bytes = writeShared(strings)
-        // The replica table, the count, one literal and 999 one-byte references.
-        #expect(bytes.count == 1 + 2 + (1 + 17) + 999)
+        // The replica table, the count, the literal seen once, the literal the
+        // reader keeps, and 998 one-byte references.
+        #expect(bytes.count == 1 + 2 + 2 * (1 + 17) + 998)
+        #expect(try readShared(bytes).get() == strings)
+    }
+
+    /// Text written once never enters the reader's table: after 200 unique
+    /// strings, the first one that recurs is the table's first, and each
+    /// reference to it takes one byte (its index, were the unique strings
+    /// kept, would take two).
+    @Test func textSeenOnceIsNotKept() throws {
+        let strings = (0..<200).map { "case-\(1000 + $0)" } + Array(repeating: "status", count: 1000)
+        let bytes = writeShared(strings)
+        // The replica table, the count, 200 nine-byte case ids written in
+        // full, "status" in full twice, then 998 one-byte references.
+        #expect(bytes.count == 1 + 2 + 200 * (1 + 9) + 2 * (1 + 6) + 998)
         #expect(try readShared(bytes).get() == strings)
     }
 
@@ -66,13 +82,15 @@ func readShared(_ bytes: [UInt8]) -> Result<[String], CodecError> {
 
     @Test(arguments: [
         // A reference to the first string when none has been read.
-        ([0, 1, 1], CodecError.invalidValue("text reference 0 outside the 0 read so far")),
-        // One literal ("a"), then a reference to the second string.
-        ([0, 2, 2, 0x61, 3], .invalidValue("text reference 1 outside the 1 read so far")),
+        ([0, 1, 1], CodecError.invalidValue("text reference 0 outside the 0 kept so far")),
+        // One literal kept ("a"), then a reference to the second string.
+        ([0, 2, 6, 0x61, 3], .invalidValue("text reference 1 outside the 1 kept so far")),
+        // One literal not kept ("a"), then a reference to it.
+        ([0, 2, 4, 0x61, 1], .invalidValue("text reference 0 outside the 0 kept so far")),
         // A literal of 5 bytes with 1 left.
-        ([0, 1, 10, 0x61], .truncated(needed: 5, remaining: 1)),
+        ([0, 1, 20, 0x61], .truncated(needed: 5, remaining: 1)),
         // Invalid UTF-8 in a literal.
-        ([0, 1, 2, 0xFF], .invalidUTF8),
+        ([0, 1, 4, 0xFF], .invalidUTF8),
     ] as [([UInt8], CodecError)])
     func malformedTextIsRefused(bytes: [UInt8], expected: CodecError) {
         #expect(readShared(bytes) == .failure(expected))
