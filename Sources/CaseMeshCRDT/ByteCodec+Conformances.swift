@@ -89,11 +89,11 @@ extension ReplicaID: BinaryCodable {
 
 extension HLCTimestamp: BinaryCodable {
     public func encode(to writer: inout ByteWriter) {
-        writer.write(varint: wallMillis)
+        writer.write(millis: wallMillis)
         writer.write(varint: UInt64(logical))
     }
     public init(from reader: inout ByteReader) throws(CodecError) {
-        self.init(wallMillis: try reader.readVarint(), logical: try UInt32(from: &reader))
+        self.init(wallMillis: try reader.readMillis(), logical: try UInt32(from: &reader))
     }
 }
 

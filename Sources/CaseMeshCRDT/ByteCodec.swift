@@ -28,11 +28,16 @@ public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
 /// Replica ids recur in every dot, so they are written once, in a table that
 /// `finish()` puts in front of the body, and referred to by index.
 ///
-/// With `sharedText`, text that recurs (field names, statuses, customers in a
-/// batch of thousands of cases) is written once and then referred to, so the
-/// reader builds each such string once instead of once per use; see
-/// `TextTable`. Only the reader of such a document knows to expect it, so
-/// stored and canonical encodings never use it.
+/// A `batch` document (thousands of cases, written for one reader and read
+/// front to back) is smaller and quicker to read, at the price of every
+/// value depending on what came before it:
+/// - text that recurs (field names, statuses, customers) is written in full
+///   twice and then referred to, so the reader builds each such string once
+///   instead of once per use; see `TextTable`;
+/// - a timestamp's milliseconds are written as the difference from the
+///   timestamp before it: one byte for the writes of one case, not six.
+/// Only the reader of such a document knows to expect it, so stored and
+/// canonical encodings never use it.
 ///
 /// The writer owns its buffer and cannot be copied, so a byte is written with
 /// a capacity check and a store; an array would also check on every append
@@ -50,14 +55,18 @@ public struct ByteWriter: ~Copyable {
     private var lastReplica: ReplicaID?
     private var lastReplicaIndex = 0
     private var text: TextTable.Writer
+    /// A batch document's last timestamp, in milliseconds.
+    private let batch: Bool
+    private var lastMillis: UInt64 = 0
 
-    public init(canonical: Bool = false, capacity: Int = 64, sharedText: Bool = false) {
-        precondition(!(canonical && sharedText), "canonical bytes cannot depend on a text table")
+    public init(canonical: Bool = false, capacity: Int = 64, batch: Bool = false) {
+        precondition(!(canonical && batch), "canonical bytes cannot depend on what came before")
         self.canonical = canonical
         self.capacity = max(capacity, 16)
         base = .allocate(capacity: self.capacity)
         count = 0
-        text = TextTable.Writer(enabled: sharedText)
+        text = TextTable.Writer(enabled: batch)
+        self.batch = batch
     }
 
     deinit { base.deallocate() }
@@ -141,6 +150,15 @@ public struct ByteWriter: ~Copyable {
         count = at + 1
     }
 
+    /// A timestamp's milliseconds: in a batch, as the zig-zag difference from
+    /// the last one (wrapping, so every value has one).
+    public mutating func write(millis: UInt64) {
+        guard batch else { return write(varint: millis) }
+        let difference = Int64(bitPattern: millis &- lastMillis)
+        lastMillis = millis
+        write(varint: UInt64(bitPattern: (difference << 1) ^ (difference >> 63)))
+    }
+
     public mutating func write(bytes other: some Collection<UInt8>) {
         write(varint: UInt64(other.count))
         append(other)
@@ -212,9 +230,11 @@ public struct ByteReader: Sendable {
     private var heldDotBounds: [UInt64] = []
     private var heldDotsBeyondBounds: [Dot] = []
     private var checksHeldDots = false
-    /// Whether the document shares text (see `ByteWriter`), and the text read so far.
-    private let sharesText: Bool
+    /// Whether the document is a batch (see `ByteWriter`): the text it has
+    /// asked to keep, and its last timestamp.
+    private let batch: Bool
     private var text: [String] = []
+    private var lastMillis: UInt64 = 0
 
     /// Starts reading a document: parses its replica table.
     public init(_ bytes: [UInt8]) throws(CodecError) {
@@ -224,11 +244,11 @@ public struct ByteReader: Sendable {
     /// Starts reading a document that occupies `range` of `bytes` (one segment
     /// of a `SegmentedBatch`), without copying it out. Without a replica
     /// table (a batch's own header), reading a replica id fails.
-    /// `sharedText` must match how the document was written.
-    public init(_ bytes: [UInt8], range: Range<Int>, replicaTable: Bool = true, sharedText: Bool = false) throws(CodecError) {
+    /// `batch` must match how the document was written.
+    public init(_ bytes: [UInt8], range: Range<Int>, replicaTable: Bool = true, batch: Bool = false) throws(CodecError) {
         precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "reader range outside the buffer")
         self.bytes = bytes
-        sharesText = sharedText
+        self.batch = batch
         position = range.lowerBound
         end = range.upperBound
         if replicaTable {
@@ -358,6 +378,14 @@ public struct ByteReader: Sendable {
         throw .truncated(needed: 1, remaining: 0)
     }
 
+    /// A timestamp's milliseconds (see `ByteWriter.write(millis:)`).
+    public mutating func readMillis() throws(CodecError) -> UInt64 {
+        let raw = try readVarint()
+        guard batch else { return raw }
+        lastMillis &+= UInt64(bitPattern: Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1))
+        return lastMillis
+    }
+
     /// A count of following items, each at least `minimumItemSize` bytes long.
     public mutating func readCount(minimumItemSize: Int = 1) throws(CodecError) -> Int {
         let value = try readVarint()
@@ -375,7 +403,7 @@ public struct ByteReader: Sendable {
     }
 
     public mutating func readString() throws(CodecError) -> String {
-        guard sharesText else { return try readText(count: try readCount()) }
+        guard batch else { return try readText(count: try readCount()) }
         let tag = try readVarint()
         if tag & 1 == 1 {
             let index = Int(truncatingIfNeeded: tag >> 1)

@@ -6,9 +6,9 @@ import Foundation
 /// Shipping a whole replica is dominated by building and walking millions of
 /// small values, which one core does no faster however the bytes are laid out;
 /// segments let every core take a share. Each segment is a complete
-/// `ByteWriter` document (its own replica table) that shares its text (a
-/// field name or status is read once per segment, not once per case; see
-/// `TextTable`), so a segment decodes without the others.
+/// `ByteWriter` batch document (its own replica table; a field name or status
+/// is read once per segment, not once per case, and timestamps are written as
+/// differences), so a segment decodes without the others.
 ///
 /// Both directions block the calling thread until every segment is done
 /// (they wait for Dispatch worker threads); from async code, call them
@@ -38,7 +38,7 @@ public enum SegmentedBatch {
         let bounds = split(keys.count, into: segments)
         let parts = parallelMap(segments) { segment in
             let range = bounds[segment]
-            var writer = ByteWriter(canonical: false, capacity: 16 + range.count * 128, sharedText: true)
+            var writer = ByteWriter(canonical: false, capacity: 16 + range.count * 128, batch: true)
             writer.write(varint: UInt64(range.count))
             // Through the buffers, each pair is borrowed rather than copied (a
             // copy would retain and release everything the value holds).
@@ -161,7 +161,7 @@ public enum SegmentedBatch {
         _ bytes: [UInt8], _ range: Range<Int>, as: (Key, Value).Type
     ) -> Result<Segment<Key, Value>, CodecError> {
         do throws(CodecError) {
-            var reader = try ByteReader(bytes, range: range, sharedText: true)
+            var reader = try ByteReader(bytes, range: range, batch: true)
             let pairs = try reader.readCount(minimumItemSize: 2)
             var decoded = Segment<Key, Value>(capacity: pairs)
             for _ in 0..<pairs {

@@ -11,7 +11,7 @@ let sharedTextGen = zip(Gen.int(in: 0...9), unicodeStringGen)
     .array(of: 0...200)
 
 func writeShared(_ strings: [String]) -> [UInt8] {
-    var writer = ByteWriter(canonical: false, capacity: 16, sharedText: true)
+    var writer = ByteWriter(canonical: false, capacity: 16, batch: true)
     writer.write(varint: UInt64(strings.count))
     for string in strings { writer.write(string: string) }
     return writer.finish()
@@ -19,7 +19,7 @@ func writeShared(_ strings: [String]) -> [UInt8] {
 
 func readShared(_ bytes: [UInt8]) -> Result<[String], CodecError> {
     Result { () throws(CodecError) -> [String] in
-        var reader = try ByteReader(bytes, range: 0..<bytes.count, sharedText: true)
+        var reader = try ByteReader(bytes, range: 0..<bytes.count, batch: true)
         let count = try reader.readCount()
         var strings: [String] = []
         for _ in 0..<count { strings.append(try reader.readString()) }
@@ -98,7 +98,7 @@ func readShared(_ bytes: [UInt8]) -> Result<[String], CodecError> {
 
     @Test func canonicalWritersCannotShareText() async {
         await #expect(processExitsWith: .failure) {
-            _ = ByteWriter(canonical: true, sharedText: true)
+            _ = ByteWriter(canonical: true, batch: true)
         }
     }
 }
