@@ -21,8 +21,9 @@ enum TextTable {
     /// storage otherwise), with no hashing or comparing of whole strings and
     /// no table that grows with the document. Copies of one string share
     /// their storage, so they meet in one slot; an equal string stored
-    /// elsewhere, or a string evicted by another, is simply written in full
-    /// again (and the reader holds it twice).
+    /// elsewhere, or one whose slot another string holds, is simply written
+    /// in full (and, if kept, the reader holds it twice). A kept string
+    /// keeps its slot for the rest of the document.
     struct Writer: ~Copyable {
         static let slotBits = 10
         static let slotCount = 1 << slotBits
@@ -84,6 +85,10 @@ enum TextTable {
                 written += 1
                 return .keep
             }
+            // Text the reader keeps stays in its slot: ids and titles, seen
+            // once each, would otherwise evict the field names and statuses
+            // that recur, and the reader would keep those again and again.
+            if index >= 0 { return .once }
             slots[slot] = string
             indices[slot] = Self.seenOnce
             return .once
