@@ -123,18 +123,35 @@ extension VersionVector: BinaryCodable {
             writer.write(varint: entry.counter)
         }
     }
+    /// A vector equal to the last one this reader read shares its storage:
+    /// cases written alike (created by one replica with the same number of
+    /// writes) have equal vectors, and each would otherwise allocate its own.
     public init(from reader: inout ByteReader) throws(CodecError) {
         let count = try reader.readCount(minimumItemSize: 2)
+        let last = reader.lastVersionVector.entries
+        var sameAsLast = count == last.count
         var entries: [Entry] = []
-        entries.reserveCapacity(count)
-        for _ in 0..<count {
+        var previous: ReplicaID?
+        for index in 0..<count {
             let replica = try ReplicaID(from: &reader)
             let counter = try reader.readVarint()
-            if let previous = entries.last, !(previous.replica < replica) { throw .invalidValue("version vector entries out of order") }
+            if let previous, !(previous < replica) { throw .invalidValue("version vector entries out of order") }
             guard counter > 0 else { throw .invalidValue("version vector entry with counter 0") }
+            previous = replica
+            if sameAsLast {
+                if last[index].counter == counter && last[index].replica == replica { continue }
+                sameAsLast = false
+                entries.reserveCapacity(count)
+                entries.append(contentsOf: last[..<index])
+            }
             entries.append(Entry(replica: replica, counter: counter))
         }
+        if sameAsLast {
+            self = reader.lastVersionVector
+            return
+        }
         self.init(sortedEntries: entries)
+        reader.lastVersionVector = self
     }
 }
 

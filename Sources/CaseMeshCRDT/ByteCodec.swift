@@ -228,6 +228,8 @@ public struct ByteReader: Sendable {
     /// its cloud can cover. Checking here, as the dots are read, costs a
     /// comparison per dot instead of a second walk over the decoded store.
     private var heldDotBounds: [UInt64] = []
+    /// The version vector read last, which an equal one shares.
+    var lastVersionVector = VersionVector()
     private var heldDotsBeyondBounds: [Dot] = []
     private var checksHeldDots = false
     /// Whether the document is a batch (see `ByteWriter`): the text it has

@@ -55,3 +55,47 @@ import Testing
         #expect(plain.bytes.count == 1 + 100 * 7)
     }
 }
+
+/// One reader hands an equal version vector the storage of the last one it
+/// read; whatever runs of equal, similar and different vectors a document
+/// holds, each must read back as written, and a malformed one must still be
+/// refused when it starts like the last.
+@Suite struct SharedVersionVectorTests {
+    /// Vectors over three replicas with counters 0...2 (0: absent), so that
+    /// runs of equal vectors and vectors sharing a prefix are common.
+    static let vectorGen = zip(Gen.int(in: 0...2), Gen.int(in: 0...2), Gen.int(in: 0...2)).map { (a: Int, b: Int, c: Int) in
+        VersionVector([replicaID(0): UInt64(a), replicaID(1): UInt64(b), replicaID(2): UInt64(c)])
+    }
+
+    @Test func runsOfVectorsReadBack() async {
+        await propertyCheck(count: 1000, input: Self.vectorGen.array(of: 0...30)) { vectors in
+            var writer = ByteWriter()
+            for vector in vectors { vector.encode(to: &writer) }
+            let bytes = writer.finish()
+            let read = Result { () throws(CodecError) -> [VersionVector] in
+                var reader = try ByteReader(bytes)
+                return try vectors.map { _ throws(CodecError) in try VersionVector(from: &reader) }
+            }
+            #expect((try? read.get()) == vectors)
+        }
+    }
+
+    @Test func aMalformedVectorAfterAnEqualPrefixIsRefused() {
+        let a = ReplicaID("a"), b = ReplicaID("b")
+        var writer = ByteWriter()
+        VersionVector([a: 1, b: 2]).encode(to: &writer)
+        // Then [a: 1, a: 3]: its first entry equals the last vector's.
+        writer.write(varint: 2)
+        writer.write(replica: a)
+        writer.write(varint: 1)
+        writer.write(replica: a)
+        writer.write(varint: 3)
+        let bytes = writer.finish()
+        let read = Result { () throws(CodecError) -> VersionVector in
+            var reader = try ByteReader(bytes)
+            _ = try VersionVector(from: &reader)
+            return try VersionVector(from: &reader)
+        }
+        #expect(read.failure == .invalidValue("version vector entries out of order"))
+    }
+}
