@@ -5,6 +5,7 @@ extension UInt64: BinaryCodable {
 
 extension UInt32: BinaryCodable {
     public func encode(to writer: inout ByteWriter) { writer.write(varint: UInt64(self)) }
+    @inline(__always)
     public init(from reader: inout ByteReader) throws(CodecError) {
         let value = try reader.readVarint()
         guard let narrowed = UInt32(exactly: value) else { throw .invalidValue("\(value) does not fit in 32 bits") }
@@ -92,6 +93,7 @@ extension HLCTimestamp: BinaryCodable {
         writer.write(millis: wallMillis)
         writer.write(varint: UInt64(logical))
     }
+    @inline(__always)
     public init(from reader: inout ByteReader) throws(CodecError) {
         self.init(wallMillis: try reader.readMillis(), logical: try UInt32(from: &reader))
     }

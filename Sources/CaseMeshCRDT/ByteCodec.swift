@@ -268,6 +268,7 @@ public struct ByteReader: Sendable {
         replicas[try readReplicaIndex()]
     }
 
+    @inline(__always)
     private mutating func readReplicaIndex() throws(CodecError) -> Int {
         let index = try readVarint()
         guard index < UInt64(replicas.count) else { throw .invalidValue("replica index \(index) outside the table of \(replicas.count)") }
@@ -283,6 +284,7 @@ public struct ByteReader: Sendable {
 
     /// Reads a dot that a dot store holds. Between `beginHeldDots` and
     /// `endHeldDots`, one its state's context may not have seen is noted.
+    @inline(__always)
     mutating func readHeldDot() throws(CodecError) -> Dot {
         try readDot(held: true)
     }
@@ -381,6 +383,7 @@ public struct ByteReader: Sendable {
     }
 
     /// A timestamp's milliseconds (see `ByteWriter.write(millis:)`).
+    @inline(__always)
     public mutating func readMillis() throws(CodecError) -> UInt64 {
         let raw = try readVarint()
         guard batch else { return raw }
@@ -389,6 +392,7 @@ public struct ByteReader: Sendable {
     }
 
     /// A count of following items, each at least `minimumItemSize` bytes long.
+    @inline(__always)
     public mutating func readCount(minimumItemSize: Int = 1) throws(CodecError) -> Int {
         let value = try readVarint()
         let needed = value.multipliedReportingOverflow(by: UInt64(max(minimumItemSize, 0)))
