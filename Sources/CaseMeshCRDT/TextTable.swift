@@ -24,39 +24,51 @@ enum TextTable {
     /// elsewhere, or one whose slot another string holds, is simply written
     /// in full (and, if kept, the reader holds it twice). A kept string
     /// keeps its slot for the rest of the document.
+    ///
+    /// A string seen once is remembered by its representation alone, not
+    /// retained: if its storage is freed and reused by other text, that text
+    /// is taken for a second copy and written in full for the reader to keep,
+    /// which costs a table entry but never misreads. A kept string is
+    /// retained, so the representation a reference stands for stays its own.
     struct Writer: ~Copyable {
         static let slotBits = 10
         static let slotCount = 1 << slotBits
 
         /// Nil when the document does not share text.
-        private let slots: UnsafeMutablePointer<String>?
-        /// Per slot: the reader's index of its string, or `seenOnce`, or
-        /// `empty`.
-        private let indices: UnsafeMutablePointer<Int>?
-        private static let empty = -1
-        private static let seenOnce = -2
+        private let slots: UnsafeMutablePointer<Slot>?
+        /// The strings the reader keeps, by slot (the others hold "").
+        private let kept: UnsafeMutablePointer<String>?
         /// How many strings the reader's table holds so far.
         private var written = 0
+
+        private struct Slot {
+            var low: UInt64
+            var high: UInt64
+            /// The reader's index of the string, or `seenOnce`, or `empty`.
+            var index: Int
+        }
+        private static let empty = -1
+        private static let seenOnce = -2
 
         init(enabled: Bool) {
             guard enabled else {
                 slots = nil
-                indices = nil
+                kept = nil
                 return
             }
-            let slots = UnsafeMutablePointer<String>.allocate(capacity: Self.slotCount)
-            slots.initialize(repeating: "", count: Self.slotCount)
-            let indices = UnsafeMutablePointer<Int>.allocate(capacity: Self.slotCount)
-            indices.initialize(repeating: Self.empty, count: Self.slotCount)
+            let slots = UnsafeMutablePointer<Slot>.allocate(capacity: Self.slotCount)
+            slots.initialize(repeating: Slot(low: 0, high: 0, index: Self.empty), count: Self.slotCount)
+            let kept = UnsafeMutablePointer<String>.allocate(capacity: Self.slotCount)
+            kept.initialize(repeating: "", count: Self.slotCount)
             self.slots = slots
-            self.indices = indices
+            self.kept = kept
         }
 
         deinit {
-            guard let slots, let indices else { return }
-            slots.deinitialize(count: Self.slotCount)
+            guard let slots, let kept else { return }
+            kept.deinitialize(count: Self.slotCount)
+            kept.deallocate()
             slots.deallocate()
-            indices.deallocate()
         }
 
         var isEnabled: Bool { slots != nil }
@@ -72,25 +84,23 @@ enum TextTable {
 
         /// Only when enabled.
         mutating func reference(to string: String) -> Reference {
-            let slots = slots.unsafelyUnwrapped, indices = indices.unsafelyUnwrapped
+            let slots = slots.unsafelyUnwrapped
             let bits = Self.representation(of: string)
             let hash = (bits.low &* 0x9E37_79B9_7F4A_7C15 ^ bits.high) &* 0xBF58_476D_1CE4_E5B9
             let slot = Int(truncatingIfNeeded: hash >> (64 - UInt64(Self.slotBits)))
-            let index = indices[slot]
-            // The same representation is the same text (the slot keeps its
-            // string alive, so its storage cannot be reused for other text).
-            if index != Self.empty && Self.representation(of: slots[slot]) == bits {
-                if index >= 0 { return .earlier(index) }
-                indices[slot] = written
+            let entry = slots[slot]
+            if entry.index != Self.empty && entry.low == bits.low && entry.high == bits.high {
+                if entry.index >= 0 { return .earlier(entry.index) }
+                kept.unsafelyUnwrapped[slot] = string
+                slots[slot].index = written
                 written += 1
                 return .keep
             }
             // Text the reader keeps stays in its slot: ids and titles, seen
             // once each, would otherwise evict the field names and statuses
             // that recur, and the reader would keep those again and again.
-            if index >= 0 { return .once }
-            slots[slot] = string
-            indices[slot] = Self.seenOnce
+            if entry.index >= 0 { return .once }
+            slots[slot] = Slot(low: bits.low, high: bits.high, index: Self.seenOnce)
             return .once
         }
 
