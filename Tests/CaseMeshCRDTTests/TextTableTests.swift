@@ -98,6 +98,22 @@ func readShared(_ bytes: [UInt8]) -> Result<[String], CodecError> {
         #expect(bytes.count <= ideal + statusCopies)
     }
 
+    /// Strings freed as soon as they are written: the allocator hands their
+    /// storage (and so their representation) to the next string, with other
+    /// text. The writer must never refer the reader to the wrong text.
+    @Test func temporaryStringsReadBack() throws {
+        var writer = ByteWriter(canonical: false, capacity: 16, batch: true)
+        var expected: [String] = []
+        writer.write(varint: 4000)
+        for i in 0..<4000 {
+            let text = "temporary text number \(i % 37 == 0 ? i : i % 11), long enough to live on the heap"
+            writer.write(string: text)
+            // Kept in storage of its own, so `text` is freed here.
+            expected.append(String(decoding: Array(text.utf8), as: UTF8.self))
+        }
+        #expect(try readShared(writer.finish()).get() == expected)
+    }
+
     @Test(arguments: [
         // A reference to the first string when none has been read.
         ([0, 1, 1], CodecError.invalidValue("text reference 0 outside the 0 kept so far")),
