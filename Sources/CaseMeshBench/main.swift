@@ -226,7 +226,13 @@ struct CaseIndex {
                 offset += 8
             }
             var rest: UInt64 = 0
-            for (shift, byte) in raw[offset...].enumerated() { rest |= UInt64(byte) << (8 * UInt64(shift)) }
+            let left = raw.count - offset
+            if left > 0 && raw.count >= 8 {
+                // The last 8 bytes in one load, shifted down to the ones not yet mixed.
+                rest = raw.loadUnaligned(fromByteOffset: raw.count - 8, as: UInt64.self) >> (8 * UInt64(8 - left))
+            } else {
+                for (shift, byte) in raw[offset...].enumerated() { rest |= UInt64(byte) << (8 * UInt64(shift)) }
+            }
             h = (h ^ rest) &* 0x94D0_49BB_1331_11EB
             return h ^ (h >> 32)
         }
