@@ -120,9 +120,10 @@ extension Dot: BinaryCodable {
 extension VersionVector: BinaryCodable {
     public func encode(to writer: inout ByteWriter) {
         writer.write(varint: UInt64(entries.count))
-        for entry in entries {
-            entry.replica.encode(to: &writer)
-            writer.write(varint: entry.counter)
+        // By index: copying an entry out would retain its replica id.
+        for index in entries.indices {
+            entries[index].replica.encode(to: &writer)
+            writer.write(varint: entries[index].counter)
         }
     }
     /// A vector equal to the last one this reader read shares its storage:
