@@ -118,6 +118,24 @@ public struct Transport: Sendable {
 
     typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
+    /// An accepted connection on its way from the listener's queue to its
+    /// session. When the listener stops, its queue lets go of the
+    /// connections it still holds; NIO traps on an async channel let go
+    /// without being run, so one never taken is closed here instead.
+    final class PendingConnection: Sendable {
+        private let connection: Mutex<Connection?>
+
+        init(_ connection: Connection) { self.connection = Mutex(connection) }
+
+        /// The connection, once; its session then owns it.
+        func take() -> Connection? { connection.withLock { $0.take() } }
+
+        deinit {
+            guard let untaken = connection.withLock({ $0.take() }) else { return }
+            Task { try? await untaken.executeThenClose { _, _ in } }
+        }
+    }
+
     private func configure(_ channel: any Channel, server: Bool, serverName: String?) -> EventLoopFuture<Connection> {
         channel.eventLoop.makeCompletedFuture {
             let tls = server ? NIOSSLServerHandler(context: settings.tls)
@@ -138,12 +156,13 @@ public struct Transport: Sendable {
             .bind(host: host, port: port) { channel in
                 // The address is read now: once a hostile peer has gone, the channel no longer knows it.
                 let address = channel.remoteAddress.map { "\($0)" } ?? "unknown"
-                return configure(channel, server: true, serverName: nil).map { ($0, address) }
+                return configure(channel, server: true, serverName: nil).map { (PendingConnection($0), address) }
             }
         bound(server.channel.localAddress)
         try await server.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { group in
-                for try await (connection, address) in inbound {
+                for try await (pending, address) in inbound {
+                    guard let connection = pending.take() else { continue }
                     group.addTask {
                         do {
                             try await run(connection, expecting: nil, session: session)

@@ -169,6 +169,36 @@ import Testing
         }
     }
 
+    /// A listener stopped while connections are still arriving neither traps
+    /// on the connections it had accepted but not yet run nor leaves them
+    /// open: each dialler sees its connection closed.
+    @Test func stoppingAListenerClosesConnectionsItHadNotRun() async throws {
+        let cluster = try Cluster(nodes: [Self.emea])
+        for _ in 0..<25 {
+            var dialled: [any Channel] = []
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let port = try await Self.listen(cluster.settings(Self.emea, peers: [Self.amer]), inbox: Inbox(), in: &group)
+                // Plain TCP: the listener accepts (and sets TLS up for) each
+                // before anyone says a word.
+                for _ in 0..<8 {
+                    dialled.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
+                }
+                group.cancelAll()
+            }
+            for channel in dialled {
+                let closed = try await withThrowingTaskGroup(of: Bool.self) { race in
+                    race.addTask { try await channel.closeFuture.get(); return true }
+                    race.addTask { try await Task.sleep(for: .seconds(20)); return false }
+                    let first = try await race.next()!
+                    race.cancelAll()
+                    return first
+                }
+                #expect(closed, "a connection accepted by a stopped listener was left open")
+                if !closed { try? await channel.close() }
+            }
+        }
+    }
+
     /// A node's certificate names it once, as a casemesh URI; host names and
     /// addresses do not make an identity.
     @Test func nodeIdentityComesFromTheCertificateURI() throws {
