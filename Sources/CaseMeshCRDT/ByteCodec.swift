@@ -55,7 +55,8 @@ public struct ByteWriter: ~Copyable {
     private var lastReplica: ReplicaID?
     private var lastReplicaIndex = 0
     private var text: TextTable.Writer
-    /// A batch document's last timestamp, in milliseconds.
+    /// Whether this is a batch document (see above), and the last timestamp
+    /// it wrote, in milliseconds.
     private let batch: Bool
     private var lastMillis: UInt64 = 0
 
@@ -228,10 +229,10 @@ public struct ByteReader: Sendable {
     /// its cloud can cover. Checking here, as the dots are read, costs a
     /// comparison per dot instead of a second walk over the decoded store.
     private var heldDotBounds: [UInt64] = []
-    /// The version vector read last, which an equal one shares.
-    var lastVersionVector = VersionVector()
     private var heldDotsBeyondBounds: [Dot] = []
     private var checksHeldDots = false
+    /// The version vector read last, which an equal one shares.
+    var lastVersionVector = VersionVector()
     /// Whether the document is a batch (see `ByteWriter`): the text it has
     /// asked to keep, and its last timestamp.
     private let batch: Bool

@@ -22,6 +22,21 @@ import CaseMeshCRDT
         #expect(event.actor == "Bea Lead")
     }
 
+    /// A case's store says whether it holds a dot a context has seen, in any
+    /// of its parts (a join asks before looking for removals): a note's dot,
+    /// and no dot that only the case's own later writes would have made.
+    @Test func caseStoreKnowsWhichDotsAContextHasSeen() throws {
+        var c = try ReplicaCase()
+        #expect(c.state.causal.store.holdsDot(seenBy: c.state.causal.context))
+        #expect(!c.state.causal.store.holdsDot(seenBy: CausalContext()))
+        try c.run(.addNote(id: noteID("n1"), text: "First", visibility: .internal))
+        let store = c.state.causal.store
+        let noteDots = CausalContext(dots: store.notes.dots)
+        #expect(!noteDots.isEmpty)
+        #expect(store.holdsDot(seenBy: noteDots))
+        #expect(store.notes.holdsDot(seenBy: noteDots) && !store.fields.holdsDot(seenBy: noteDots))
+    }
+
     /// A client retry with the same note id must not create a second note or overwrite it.
     @Test func duplicateNoteIdIsRefused() throws {
         var c = try ReplicaCase()
