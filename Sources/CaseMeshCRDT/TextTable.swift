@@ -15,15 +15,22 @@
 /// the reader's table, so the table holds only text that recurs, stays small,
 /// and its references fit in one byte.
 enum TextTable {
-    /// Remembers recently written strings in a small direct-mapped cache
-    /// rather than a dictionary of everything: a lookup hashes and compares
-    /// the string's 16 bytes of representation (its text when short, its
-    /// storage otherwise), with no hashing or comparing of whole strings and
-    /// no table that grows with the document. Copies of one string share
-    /// their storage, so they meet in one slot; an equal string stored
-    /// elsewhere, or one whose slot another string holds, is simply written
-    /// in full (and, if kept, the reader holds it twice). A kept string
-    /// keeps its slot for the rest of the document.
+    /// Remembers recently written strings in a small two-way set-associative
+    /// cache rather than a dictionary of everything: a lookup hashes and
+    /// compares the string's 16 bytes of representation (its text when short,
+    /// its storage otherwise), with no hashing or comparing of whole strings
+    /// and no table that grows with the document. Copies of one string share
+    /// their storage, so they meet in one set; an equal string stored
+    /// elsewhere is simply written in full (and, if kept, the reader holds it
+    /// twice). A kept string keeps its slot for the rest of the document.
+    ///
+    /// Two ways, not one: a long string's storage address changes from run
+    /// to run, so which strings share a set is chance. With one way, a
+    /// recurring string whose slot a kept string already held was written in
+    /// full every time, for the whole document (about one run in a hundred
+    /// for a handful of recurring strings); with two, that needs three kept
+    /// strings in one set. The second way also gives text seen once a second
+    /// chance: the newest two such strings of a set are remembered.
     ///
     /// A string seen once is remembered by its representation alone, not
     /// retained: if its storage is freed and reused by other text, that text
@@ -86,22 +93,47 @@ enum TextTable {
         mutating func reference(to string: String) -> Reference {
             let slots = slots.unsafelyUnwrapped
             let bits = Self.representation(of: string)
-            let hash = (bits.low &* 0x9E37_79B9_7F4A_7C15 ^ bits.high) &* 0xBF58_476D_1CE4_E5B9
-            let slot = Int(truncatingIfNeeded: hash >> (64 - UInt64(Self.slotBits)))
-            let entry = slots[slot]
-            if entry.index != Self.empty && entry.low == bits.low && entry.high == bits.high {
-                if entry.index >= 0 { return .earlier(entry.index) }
-                kept.unsafelyUnwrapped[slot] = string
-                slots[slot].index = written
-                written += 1
-                return .keep
+            // The set's two slots are `first` and `first + 1`.
+            let first = Self.set(of: bits) &<< 1
+            let newer = slots[first]
+            if newer.index != Self.empty && newer.low == bits.low && newer.high == bits.high {
+                return promote(slot: first, of: newer, string)
+            }
+            let older = slots[first + 1]
+            if older.index != Self.empty && older.low == bits.low && older.high == bits.high {
+                return promote(slot: first + 1, of: older, string)
             }
             // Text the reader keeps stays in its slot: ids and titles, seen
             // once each, would otherwise evict the field names and statuses
             // that recur, and the reader would keep those again and again.
-            if entry.index >= 0 { return .once }
-            slots[slot] = Slot(low: bits.low, high: bits.high, index: Self.seenOnce)
+            let entry = Slot(low: bits.low, high: bits.high, index: Self.seenOnce)
+            if newer.index < 0 {
+                // The first slot holds the newest text seen once; what it
+                // held moves to the second, unless that is kept.
+                if older.index < 0 { slots[first + 1] = newer }
+                slots[first] = entry
+            } else if older.index < 0 {
+                slots[first + 1] = entry
+            }
             return .once
+        }
+
+        /// A hit: a reference if the reader keeps the string, else (its
+        /// second sighting) tells the reader to keep it from now on.
+        @inline(__always)
+        private mutating func promote(slot: Int, of entry: Slot, _ string: String) -> Reference {
+            if entry.index >= 0 { return .earlier(entry.index) }
+            kept.unsafelyUnwrapped[slot] = string
+            slots.unsafelyUnwrapped[slot].index = written
+            written += 1
+            return .keep
+        }
+
+        /// The set a string's representation falls in, of `slotCount / 2`.
+        @inline(__always)
+        static func set(of bits: (low: UInt64, high: UInt64)) -> Int {
+            let hash = (bits.low &* 0x9E37_79B9_7F4A_7C15 ^ bits.high) &* 0xBF58_476D_1CE4_E5B9
+            return Int(truncatingIfNeeded: hash >> (64 - UInt64(slotBits - 1)))
         }
 
         /// A string's 16 bytes: its text when short, its storage otherwise.

@@ -98,6 +98,56 @@ func readShared(_ bytes: [UInt8]) -> Result<[String], CodecError> {
         #expect(bytes.count <= ideal + statusCopies)
     }
 
+    /// Short strings (their representation is their text, the same in every
+    /// run) that fall in one set of the writer's cache, in the order found.
+    static func sameSet(_ count: Int) -> [String] {
+        var bySet: [Int: [String]] = [:]
+        for k in 0... {
+            let text = "recurring-\(k)"
+            let set = TextTable.Writer.set(of: TextTable.Writer.representation(of: text))
+            bySet[set, default: []].append(text)
+            if bySet[set]!.count == count { return bySet[set]! }
+        }
+        fatalError("unreachable")
+    }
+
+    /// Two recurring strings that meet in one set of the cache are both kept:
+    /// each is written in full twice, then referred to.
+    @Test func twoRecurringStringsInOneSetAreBothKept() throws {
+        let pair = Self.sameSet(2)
+        let strings = [pair[0], pair[0], pair[1], pair[1]] + Array(repeating: pair, count: 500).flatMap { $0 }
+        let bytes = writeShared(strings)
+        #expect(try readShared(bytes).get() == strings)
+        let literals = pair.reduce(0) { $0 + 2 * (1 + $1.utf8.count) }
+        #expect(bytes.count == 1 + 2 + literals + 1000)
+    }
+
+    /// Text seen once is remembered through one other string of its set
+    /// seen once in between: the recurring string is kept on its second
+    /// sighting, not written in full until it recurs back to back.
+    @Test func seenOnceSurvivesOneNeighbour() throws {
+        let trio = Self.sameSet(3)
+        let (status, id1, id2) = (trio[0], trio[1], trio[2])
+        let strings = [status, id1, status, id2, status, status]
+        let bytes = writeShared(strings)
+        #expect(try readShared(bytes).get() == strings)
+        let full = { (text: String) in 1 + text.utf8.count }
+        // status once, id1 once, status kept, id2 once (the second way is
+        // still free), then two references.
+        #expect(bytes.count == 1 + 1 + full(status) + full(id1) + full(status) + full(id2) + 2)
+    }
+
+    /// A third recurring string in a set whose two slots the reader keeps is
+    /// written in full every time, and still reads back.
+    @Test func thirdRecurringStringInAFullSetIsWrittenInFull() throws {
+        let trio = Self.sameSet(3)
+        let strings = [trio[0], trio[0], trio[1], trio[1]] + Array(repeating: trio, count: 100).flatMap { $0 }
+        let bytes = writeShared(strings)
+        #expect(try readShared(bytes).get() == strings)
+        let literals = trio[0...1].reduce(0) { $0 + 2 * (1 + $1.utf8.count) }
+        #expect(bytes.count == 1 + 2 + literals + 200 + 100 * (1 + trio[2].utf8.count))
+    }
+
     /// Strings freed as soon as they are written: the allocator hands their
     /// storage (and so their representation) to the next string, with other
     /// text. The writer must never refer the reader to the wrong text.
