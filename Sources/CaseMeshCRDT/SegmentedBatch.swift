@@ -36,7 +36,7 @@ public enum SegmentedBatch {
         precondition(keys.count == values.count, "one value per key")
         let segments = max(1, min(requested, maximumSegments, max(keys.count, 1)))
         let bounds = split(keys.count, into: segments)
-        let parts = parallelMap(segments) { segment in
+        let parts = Parallel.map(segments) { segment in
             let range = bounds[segment]
             var writer = ByteWriter(canonical: false, capacity: 16 + range.count * 128, batch: true)
             writer.write(varint: UInt64(range.count))
@@ -191,19 +191,6 @@ public enum SegmentedBatch {
     /// `count` items cut into `parts` contiguous ranges whose sizes differ by at most one.
     static func split(_ count: Int, into parts: Int) -> [Range<Int>] {
         (0..<parts).map { part in (count * part / parts)..<(count * (part + 1) / parts) }
-    }
-
-    /// `body(0..<count)` run on as many threads as there are cores, results in order.
-    static func parallelMap<T: Sendable>(_ count: Int, _ body: @Sendable (Int) -> T) -> [T] {
-        if count == 1 { return [body(0)] }
-        let slots = UnsafeMutableBufferPointer<T?>.allocate(capacity: count)
-        slots.initialize(repeating: nil)
-        defer { slots.deinitialize(); slots.deallocate() }
-        nonisolated(unsafe) let shared = slots
-        DispatchQueue.concurrentPerform(iterations: count) { index in
-            shared[index] = body(index)  // each iteration writes only its own slot
-        }
-        return slots.map { $0! }
     }
 }
 

@@ -40,6 +40,24 @@ struct CaseRow: Sendable {
     }
 }
 
+/// What writing a changed case needs that depends only on its old and new
+/// states, so it can be worked out away from the writer's transaction.
+struct PreparedCase: Sendable {
+    var new: CaseState
+    var digest: StateDigest
+    var row: CaseRow
+    /// The new search text, when it differs from the old (or the case is new).
+    var changedText: (title: String, problem: String, notes: String)?
+
+    init(new: CaseState, previous: CaseState?, now: Int64) {
+        self.new = new
+        digest = new.digest
+        row = CaseRow(state: new, digest: digest, now: now)
+        let text = CaseRow.searchText(new)
+        changedText = previous.map { CaseRow.searchText($0) != text } ?? true ? text : nil
+    }
+}
+
 extension QueryIndex.Columns {
     /// The query-index columns of a row just written as `rowid`.
     init(_ row: CaseRow, rowid: Int64) {

@@ -263,21 +263,28 @@ extension NodeStore {
         return try appendLog(origin: origin, caseID: new.id, delta: delta, db: db, state: &state)
     }
 
-    /// Writes every case the batch changed, once each.
+    /// Writes every case the batch changed, once each. What each row needs
+    /// from the states alone (the encoding, the digest, the list columns,
+    /// the search text) is worked out for all of them at once on every core
+    /// first: it is most of a write's work, and the writer is the one thread
+    /// every write waits for.
     private func writeStaged(db: Database, state: inout WriterState, cache: inout BatchCases) throws {
-        for id in cache.order {
-            guard let new = cache.staged[id] else { continue }
-            cache.written.append(try writeCase(id: id, previous: cache.stored[id], new: new, db: db, state: &state))
+        let now = Int64(clamping: wallClock.nowMillis())
+        let changes = cache.order.compactMap { id in cache.staged[id].map { (new: $0, previous: cache.stored[id]) } }
+        let prepared = Parallel.map(changes.count) { index in
+            PreparedCase(new: changes[index].new, previous: changes[index].previous?.state, now: now)
+        }
+        for (change, prepared) in zip(changes, prepared) {
+            cache.written.append(try writeCase(prepared, previous: change.previous, db: db, state: &state))
         }
     }
 
     /// Writes the case row, its search entry and the node and bucket digests.
-    private func writeCase(id: CaseID, previous: BatchCase?, new: CaseState,
-                           db: Database, state: inout WriterState) throws -> BatchCase {
-        let digest = new.digest
-        let bucket = CaseBucket.of(id)
-        let now = Int64(clamping: wallClock.nowMillis())
-        let row = CaseRow(state: new, digest: digest, now: now)
+    private func writeCase(_ prepared: PreparedCase, previous: BatchCase?, db: Database,
+                           state: inout WriterState) throws -> BatchCase {
+        let row = prepared.row
+        let digest = prepared.digest
+        let bucket = CaseBucket.of(prepared.new.id)
         let rowid: Int64
         if let previous {
             // id, number and creation time never change; leaving them out
@@ -298,8 +305,7 @@ extension NodeStore {
             rowid = db.lastInsertedRowID
             state.caseCount += 1
         }
-        let text = CaseRow.searchText(new)
-        if previous.map({ CaseRow.searchText($0.state) != text }) ?? true {
+        if let text = prepared.changedText {
             if previous != nil { try db.run("DELETE FROM case_search WHERE rowid = ?", [rowid]) }
             try db.run("INSERT INTO case_search(rowid, title, problem, notes) VALUES (?, ?, ?, ?)",
                        [rowid, text.title, text.problem, text.notes])
@@ -310,7 +316,7 @@ extension NodeStore {
         }
         state.digest.toggle(digest)
         state.bucketDigests[bucket].toggle(digest)
-        return BatchCase(row: rowid, state: new, digest: digest, columns: QueryIndex.Columns(row, rowid: rowid))
+        return BatchCase(row: rowid, state: prepared.new, digest: digest, columns: QueryIndex.Columns(row, rowid: rowid))
     }
 
     private func appendLog(origin: ReplicaID, caseID: CaseID, delta: CaseState, db: Database, state: inout WriterState) throws -> LogPosition {

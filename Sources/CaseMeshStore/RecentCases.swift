@@ -16,10 +16,12 @@ public struct RecentCases: Sendable {
     var count: Int { cases.count }
 
     mutating func insert(_ written: BatchCase) {
-        if cases[written.state.id] == nil && cases.count >= capacity {
-            let victims = Array(cases.keys.prefix(max(capacity / 8, 1)))
-            for id in victims { cases[id] = nil }
-        }
-        cases[written.state.id] = BatchCase(row: written.row, state: written.state, digest: written.digest, columns: nil)
+        let id = written.state.id
+        // One lookup per insert: a case already here is replaced in place;
+        // a new one that overfills the map makes room, sparing itself.
+        guard cases.updateValue(BatchCase(row: written.row, state: written.state, digest: written.digest, columns: nil), forKey: id) == nil,
+              cases.count > capacity else { return }
+        let victims = cases.keys.lazy.filter { $0 != id }.prefix(max(capacity / 8, 1))
+        for victim in Array(victims) { cases[victim] = nil }
     }
 }

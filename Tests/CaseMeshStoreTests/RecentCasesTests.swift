@@ -45,3 +45,30 @@ import Testing
         }
     }
 }
+
+/// The bound and what eviction spares, on the map alone.
+@Suite struct RecentCasesBoundTests {
+    static func written(_ id: String, row: Int64) throws -> BatchCase {
+        let header = CaseHeader(id: try CaseID(id), number: "EMEA-\(row)", originRegion: try Region("EMEA"), createdAt: .zero,
+                                createdBy: "bench", originReplica: ReplicaID("emea"))
+        return BatchCase(row: row, state: CaseState(header: header), digest: .zero, columns: nil)
+    }
+
+    @Test func aNewCaseThatOverfillsTheMapStaysAndTheMapShrinks() throws {
+        var recent = RecentCases(capacity: 16)
+        for row in 1...16 { recent.insert(try Self.written("c\(row)", row: Int64(row))) }
+        #expect(recent.count == 16)
+        recent.insert(try Self.written("c17", row: 17))
+        // An eighth (two) made room; the newcomer is never the one evicted.
+        #expect(recent.count == 15)
+        #expect(recent[try CaseID("c17")]?.row == 17)
+    }
+
+    @Test func replacingACaseEvictsNothing() throws {
+        var recent = RecentCases(capacity: 16)
+        for row in 1...16 { recent.insert(try Self.written("c\(row)", row: Int64(row))) }
+        recent.insert(try Self.written("c5", row: 500))
+        #expect(recent.count == 16)
+        #expect(recent[try CaseID("c5")]?.row == 500)
+    }
+}
