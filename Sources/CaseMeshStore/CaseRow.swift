@@ -41,7 +41,8 @@ struct CaseRow: Sendable {
 }
 
 /// What writing a changed case needs that depends only on its old and new
-/// states, so it can be worked out away from the writer's transaction.
+/// states, so a batch works it out for all its cases at once, on every
+/// core, before the writer runs the batch's SQL.
 struct PreparedCase: Sendable {
     var new: CaseState
     var digest: StateDigest
