@@ -113,6 +113,7 @@ extension NodeStore {
                 for written in changed { recent.insert(written) }
             }
             writer.withLock { $0 = end }
+            checkpointer.committed()
             statistics.withLock { $0.record(jobs: jobs.count, work: work, total: total) }
             queryIndex.withLock { index in
                 for written in changed { index.upsert(written.columns!) }

@@ -72,16 +72,21 @@ public final class NodeStore: Sendable {
             pool = try DatabasePool(path: path, configuration: config)
             // GRDB sets synchronous = NORMAL on the writer when it enables WAL,
             // after prepareDatabase ran: set the configured level again.
-            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(durability.pragma)") }
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(durability.pragma)")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.walPages)")
+            }
             try Schema.migrator.migrate(pool)
         } catch {
             throw classifyOpen(error, path: path)
         }
         var state: WriterState
         let derived: DerivedIndexes
+        let checkpointer: Checkpointer
         do {
             state = try pool.write { db in try loadWriterState(db, configuration: configuration, wallClock: wallClock) }
             derived = try pool.read { db in try loadDerivedIndexes(db, path: path) }
+            checkpointer = try Checkpointer(path: path, durability: durability, logger: logger)
             state.bucketDigests = derived.bucketDigests
         } catch {
             try? pool.close()
@@ -92,7 +97,7 @@ public final class NodeStore: Sendable {
             "durability": "\(configuration.durability.rawValue)",
         ])
         return NodeStore(configuration: configuration, pool: pool, lock: lock, logger: logger, wallClock: wallClock, state: state,
-                         derived: derived)
+                         derived: derived, checkpointer: checkpointer)
     }
 
     /// What is kept in memory and derived from the `cases` table.
@@ -126,12 +131,15 @@ public final class NodeStore: Sendable {
     }
 
     private let lock: DirectoryLock
+    /// Copies the log into the database file beside the writer.
+    let checkpointer: Checkpointer
 
     private init(configuration: StoreConfiguration, pool: DatabasePool, lock: DirectoryLock, logger: Logger, wallClock: any WallClock,
-                 state: WriterState, derived: DerivedIndexes) {
+                 state: WriterState, derived: DerivedIndexes, checkpointer: Checkpointer) {
         self.configuration = configuration
         self.pool = pool
         self.lock = lock
+        self.checkpointer = checkpointer
         self.logger = logger
         self.wallClock = wallClock
         writer = Mutex(state)
@@ -141,9 +149,15 @@ public final class NodeStore: Sendable {
         queue = CommitQueue()
     }
 
+    /// A store dropped without `close()` still stops its checkpointer.
+    deinit {
+        checkpointer.stop()
+    }
+
     /// Closes the database; pending writes finish first.
     public func close() async {
         await queue.waitIdle()
+        checkpointer.stop()
         try? pool.close()
         lock.release()
     }
