@@ -48,3 +48,50 @@ import Testing
         }
     }
 }
+
+/// A checkpoint that fails is counted and the thread carries on: writers
+/// learn of real trouble from their own commits, not from here.
+@Suite struct CheckpointerFailureTests {
+    /// The database file is made immutable (`chattr +i`, which stops even
+    /// root) while committed pages wait in the log: copying them fails.
+    @Test(.enabled(if: getuid() == 0 && FaultEnvironment.tool("chattr") != nil, "needs root and chattr"))
+    func failedCheckpointsAreCountedAndTheThreadStillStops() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = dir + "/pages-waiting.sqlite"
+            var settings = Configuration()
+            settings.prepareDatabase { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+            let writer = try DatabaseQueue(path: path, configuration: settings)
+            try await writer.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+                try db.execute(sql: "CREATE TABLE t(x)")
+            }
+            let checkpointer = try Checkpointer(path: path, durability: .full, logger: testLogger)
+            try await writer.write { db in
+                for index in 0..<500 { try db.execute(sql: "INSERT INTO t VALUES (?)", arguments: [String(repeating: "x", count: 200) + "\(index)"]) }
+            }
+            let chattr = try #require(FaultEnvironment.tool("chattr"))
+            try #require(run(chattr, ["+i", path]).status == 0, "chattr +i failed on this file system")
+            defer { _ = run(chattr, ["-i", path]) }
+
+            checkpointer.committed()
+            var counts = checkpointer.counts
+            for _ in 0..<200 where counts.failures == 0 {
+                try await Task.sleep(for: .milliseconds(20))
+                counts = checkpointer.counts
+            }
+            #expect(counts.failures >= 1)
+            // It keeps going: once the file can be written again, the next
+            // checkpoint copies the pages.
+            _ = run(chattr, ["-i", path])
+            checkpointer.committed()
+            for _ in 0..<200 where counts.checkpoints == 0 {
+                try await Task.sleep(for: .milliseconds(20))
+                counts = checkpointer.counts
+            }
+            #expect(counts.checkpoints >= 1)
+            checkpointer.stop()
+            #expect(try await writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM t") } == 500)
+            try writer.close()
+        }
+    }
+}
