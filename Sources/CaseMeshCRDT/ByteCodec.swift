@@ -431,13 +431,32 @@ public struct ByteReader: Sendable {
         // Work on the buffer directly: no slice (and no retain) per string.
         let string: String? = bytes.withUnsafeBufferPointer { all in
             let buffer = UnsafeBufferPointer(rebasing: all[start..<(start + count)])
-            var ascii = true
-            for byte in buffer where byte >= 0x80 { ascii = false; break }
-            if ascii { return String(decoding: buffer, as: UTF8.self) }
+            if Self.isASCII(buffer) { return String(decoding: buffer, as: UTF8.self) }
             return String(validating: buffer, as: UTF8.self)
         }
         guard let string else { throw .invalidUTF8 }
         return string
+    }
+
+    /// Whether every byte is below 0x80, eight bytes per step.
+    @inline(__always)
+    static func isASCII(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
+        let raw = UnsafeRawBufferPointer(buffer)
+        var offset = 0
+        var high: UInt64 = 0
+        while offset + 8 <= raw.count {
+            high |= raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            offset += 8
+        }
+        if offset < raw.count {
+            if raw.count >= 8 {
+                // The last eight bytes in one load (some already checked).
+                high |= raw.loadUnaligned(fromByteOffset: raw.count - 8, as: UInt64.self)
+            } else {
+                for byte in raw { high |= UInt64(byte) }
+            }
+        }
+        return high & 0x8080_8080_8080_8080 == 0
     }
 
     public mutating func read<T: BinaryDecodable>(_ type: T.Type = T.self) throws(CodecError) -> T {

@@ -328,3 +328,40 @@ func damageOnce(_ bytes: inout [UInt8], using rng: inout SplitMix64) {
     default: bytes.removeLast(Int.random(in: 1...bytes.count, using: &rng))
     }
 }
+
+/// The reader's ASCII check looks at eight bytes per step (and the last
+/// eight in one load): a byte of 0x80 or more anywhere, at any length, must
+/// send the text to full UTF-8 validation.
+@Suite struct ASCIICheckTests {
+    @Test(arguments: 0...40)
+    func everyPositionOfAHighByteIsSeen(length: Int) {
+        let plain = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+        plain.withUnsafeBufferPointer { #expect(ByteReader.isASCII($0)) }
+        for position in 0..<length {
+            for high: UInt8 in [0x80, 0xC3, 0xFF] {
+                var bytes = plain
+                bytes[position] = high
+                bytes.withUnsafeBufferPointer { #expect(!ByteReader.isASCII($0), "byte \(high) at \(position) of \(length)") }
+            }
+        }
+    }
+
+    /// Text read back whole, ASCII or not, and malformed UTF-8 refused, at
+    /// lengths around the eight-byte steps.
+    @Test(arguments: [1, 7, 8, 9, 15, 16, 17, 31])
+    func textReadsBackAndMalformedTextIsRefused(length: Int) throws {
+        for text in [String(repeating: "x", count: length), String(repeating: "x", count: length - 1) + "é"] {
+            var writer = ByteWriter(canonical: false, capacity: 16)
+            writer.write(string: text)
+            let bytes = writer.finish()
+            var reader = try ByteReader(bytes, range: 0..<bytes.count)
+            #expect(try reader.readString() == text)
+        }
+        var writer = ByteWriter(canonical: false, capacity: 16)
+        writer.write(string: String(repeating: "x", count: length))
+        var bytes = writer.finish()
+        bytes[bytes.count - 1] = 0xC3  // a lead byte with nothing after it
+        var reader = try ByteReader(bytes, range: 0..<bytes.count)
+        #expect(throws: CodecError.invalidUTF8) { try reader.readString() }
+    }
+}
