@@ -53,6 +53,12 @@ enum TextTable {
             var high: UInt64
             /// The reader's index of the string, or `seenOnce`, or `empty`.
             var index: Int
+
+            /// Whether this slot remembers the string of representation `bits`.
+            @inline(__always)
+            func holds(_ bits: (low: UInt64, high: UInt64)) -> Bool {
+                index != TextTable.Writer.empty && low == bits.low && high == bits.high
+            }
         }
         private static let empty = -1
         private static let seenOnce = -2
@@ -96,13 +102,9 @@ enum TextTable {
             // The set's two slots are `first` and `first + 1`.
             let first = Self.set(of: bits) &<< 1
             let newer = slots[first]
-            if newer.index != Self.empty && newer.low == bits.low && newer.high == bits.high {
-                return promote(slot: first, of: newer, string)
-            }
+            if newer.holds(bits) { return promote(slot: first, of: newer, string) }
             let older = slots[first + 1]
-            if older.index != Self.empty && older.low == bits.low && older.high == bits.high {
-                return promote(slot: first + 1, of: older, string)
-            }
+            if older.holds(bits) { return promote(slot: first + 1, of: older, string) }
             // Text the reader keeps stays in its slot: ids and titles, seen
             // once each, would otherwise evict the field names and statuses
             // that recur, and the reader would keep those again and again.
