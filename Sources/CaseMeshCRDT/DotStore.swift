@@ -212,9 +212,9 @@ public struct DotMap<Key: Hashable & Comparable & Sendable, Store: DotStore>: Do
     public var isBottom: Bool { entries.isEmpty }
     public var count: Int { entries.count }
     /// The keys, in order.
-    public var keys: LazyMapSequence<[Entry], Key> { entries.lazy.map(\.key) }
+    public var keys: LazyMapSequence<[Entry], Key> { entries.lazy.map { $0.key } }
     /// The stores, in key order.
-    public var stores: LazyMapSequence<[Entry], Store> { entries.lazy.map(\.store) }
+    public var stores: LazyMapSequence<[Entry], Store> { entries.lazy.map { $0.store } }
 
     public subscript(key: Key) -> Store? {
         let (index, found) = position(of: key)

@@ -34,6 +34,6 @@ extension CaseState {
 
     /// Conflict events recorded in the timeline, oldest first.
     public var conflictEvents: [TimelineEvent] {
-        events.map(\.event).filter { $0.kind == .conflict }
+        events.map { $0.event }.filter { $0.kind == .conflict }
     }
 }

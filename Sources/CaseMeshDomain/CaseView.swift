@@ -30,19 +30,19 @@ extension CaseState {
     }
 
     public var notes: [Note] {
-        causal.store.notes.stores.compactMap(\.value).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        causal.store.notes.stores.compactMap { $0.value }.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
     public var attendees: [Attendee] {
-        causal.store.attendees.stores.compactMap(\.value).sorted { $0.id < $1.id }
+        causal.store.attendees.stores.compactMap { $0.value }.sorted { $0.id < $1.id }
     }
 
     public var troubleshootingSteps: [TroubleshootingStep] {
-        causal.store.troubleshooting.stores.compactMap(\.value).sorted { ($0.recordedAt, $0.id) < ($1.recordedAt, $1.id) }
+        causal.store.troubleshooting.stores.compactMap { $0.value }.sorted { ($0.recordedAt, $0.id) < ($1.recordedAt, $1.id) }
     }
 
     public var approvals: [Approval] {
-        causal.store.approvals.stores.compactMap(\.value).sorted { ($0.recordedAt, $0.id) < ($1.recordedAt, $1.id) }
+        causal.store.approvals.stores.compactMap { $0.value }.sorted { ($0.recordedAt, $0.id) < ($1.recordedAt, $1.id) }
     }
 
     public var tags: [String] { causal.store.tags.elements.sorted() }

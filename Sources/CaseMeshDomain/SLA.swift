@@ -82,7 +82,7 @@ public struct SLAState: Sendable, Equatable {
     /// The earliest deadline still running, for "SLA due" ordering.
     public var nextDueAt: Int64? {
         [firstResponse, resolution, nextUpdate, solutionsContact].compactMap { $0 }
-            .filter { $0.completedAt == nil }.map(\.dueAt).min()
+            .filter { $0.completedAt == nil }.map { $0.dueAt }.min()
     }
 }
 
@@ -97,7 +97,7 @@ extension CaseState {
         // was before the case was opened here.
         let created = min(Int64(clamping: header.createdAt.wallMillis), reportedAt ?? .max)
 
-        let customerUpdates = notes.filter { $0.visibility == .customer }.map(\.createdAt).sorted()
+        let customerUpdates = notes.filter { $0.visibility == .customer }.map { $0.createdAt }.sorted()
         let firstResponse = SLAClock(dueAt: calendar.adding(minutes: target.firstResponseMinutes, to: created),
                                      completedAt: customerUpdates.first, now: now)
 

@@ -36,7 +36,7 @@ struct CaseRow: Sendable {
 
     /// The text full-text search covers.
     static func searchText(_ state: CaseState) -> (title: String, problem: String, notes: String) {
-        (state.title ?? "", state.text(.problemStatement) ?? "", state.notes.map(\.text).joined(separator: "\n"))
+        (state.title ?? "", state.text(.problemStatement) ?? "", state.notes.map { $0.text }.joined(separator: "\n"))
     }
 }
 

@@ -5,11 +5,12 @@ public struct CommitStatistics: Sendable, Equatable {
     public var commits = 0
     /// Writes carried by those transactions.
     public var writes = 0
-    /// Time spent applying writes inside transactions (reading, running
-    /// commands, writing rows and deltas).
+    /// Time spent preparing batches (reading the cases, running the
+    /// commands, encoding and digesting the new states), before the writer
+    /// gets them; the next batch is prepared while the writer has the last.
     public var applying = Duration.zero
-    /// Time from handing a batch to the database to its durable commit
-    /// (applying, the commit itself with its fsync, and waiting for the writer).
+    /// Time the writer spent on batches: their statements and the commit
+    /// with its fsync.
     public var committing = Duration.zero
     /// Remote writes refused because their hybrid time was too far ahead of our clock.
     public var clockRejections = 0

@@ -22,6 +22,8 @@ struct BatchCase: Sendable {
 struct BatchCases {
     /// Cases as stored before the batch changed them.
     private(set) var stored: [CaseID: BatchCase] = [:]
+    /// Ids known not to be stored.
+    private(set) var absent: Set<CaseID> = []
     /// The batch's new states, in the order the cases were first changed.
     private(set) var staged: [CaseID: CaseState] = [:]
     private(set) var order: [CaseID] = []
@@ -35,16 +37,49 @@ struct BatchCases {
     }
 
     func knows(_ id: CaseID) -> Bool {
-        staged[id] != nil || stored[id] != nil
+        staged[id] != nil || stored[id] != nil || absent.contains(id)
     }
 
     mutating func remember(_ loaded: BatchCase) {
         stored[loaded.state.id] = loaded
     }
 
+    mutating func rememberAbsent(_ id: CaseID) {
+        absent.insert(id)
+    }
+
     mutating func stage(_ state: CaseState) {
         if staged.updateValue(state, forKey: state.id) == nil { order.append(state.id) }
     }
+}
+
+/// A batch worked out and ready for the writer: its statements, its
+/// callers' answers and the writer state once it is committed.
+struct PreparedBatch: Sendable {
+    var sequence: UInt64
+    var writes: [BatchWrite]
+    var results: [Result<JobOutcome, StoreError>]
+    var end: WriterState
+    var written: [BatchCase]
+    var preparing: Duration
+    /// Why nothing of the batch can be written (a stored case could not be read).
+    var failure: String?
+}
+
+/// What only the (serialised) write path changes, mirrored from the database.
+struct WriterState: Sendable {
+    var clock: HybridLogicalClock
+    var digest: StateDigest
+    var caseCount: Int
+    var applied: [ReplicaID: UInt64]
+    var retainedFrom: [ReplicaID: UInt64]
+    /// This node's region's last case number.
+    var regionLast: Int64
+    /// The highest row id in `cases`: new cases get their row id when prepared.
+    var lastRowID: Int64
+    var failure: String?
+    /// XOR of the case digests in each bucket, for digest catch-up.
+    var bucketDigests = Array(repeating: StateDigest.zero, count: CaseBucket.count)
 }
 
 extension NodeStore {
@@ -66,6 +101,8 @@ extension NodeStore {
             digest = .zero
         }
         let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM cases") ?? 0
+        let lastRowID = try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM cases") ?? 0
+        let regionLast = try db.fetchInt64("SELECT last FROM region_counters WHERE region = ?", [configuration.region.rawValue]) ?? 0
         var applied: [ReplicaID: UInt64] = [:]
         var retained: [ReplicaID: UInt64] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT origin, applied, retained_from FROM log_positions") {
@@ -75,64 +112,94 @@ extension NodeStore {
         }
         let clock = HybridLogicalClock(wallClock: wallClock, maxOffsetMillis: configuration.maxClockOffsetMillis,
                                        restoredUpperBound: UInt64(max(bound, 0)))
-        return WriterState(clock: clock, digest: digest, caseCount: count, applied: applied, retainedFrom: retained, failure: nil)
+        return WriterState(clock: clock, digest: digest, caseCount: count, applied: applied, retainedFrom: retained,
+                           regionLast: regionLast, lastRowID: lastRowID, failure: nil)
     }
 
-    /// Commits a batch in one transaction. Jobs the domain refuses fail
-    /// alone; a storage failure fails the whole batch and nothing is
-    /// acknowledged.
-    func commit(_ jobs: [WriteJob]) async -> [Result<JobOutcome, StoreError>] {
-        let start = writer.withLock { $0 }
+    // MARK: - Preparing a batch (outside the writer)
+
+    /// Works out a batch from `state` (the state after every batch prepared
+    /// before it, written or not), advancing it. Jobs the domain refuses
+    /// fail alone; a case that cannot be read fails the whole batch.
+    func prepare(_ jobs: [WriteJob], state: inout WriterState, sequence: UInt64) -> PreparedBatch {
         let clock = ContinuousClock()
         let began = clock.now
+        let start = state
+        var cache = BatchCases()
+        var writes: [BatchWrite] = []
+        var results: [Result<JobOutcome, StoreError>] = []
+        results.reserveCapacity(jobs.count)
         do {
-            let (results, end, changed, work) = try await pool.write { db in
-                let workBegan = clock.now
-                var state = start
-                var cache = BatchCases()
-                var results: [Result<JobOutcome, StoreError>] = []
-                results.reserveCapacity(jobs.count)
-                for job in jobs {
-                    do {
-                        results.append(.success(try self.apply(job, db: db, state: &state, cache: &cache)))
-                    } catch let error as StoreError {
-                        results.append(.failure(error))
-                    } catch let error as DomainError {
-                        results.append(.failure(.rejected(error)))
-                    }
+            try preload(jobs, cache: &cache)
+            for job in jobs {
+                do {
+                    results.append(.success(try apply(job, state: &state, cache: &cache, writes: &writes)))
+                } catch let error as StoreError {
+                    results.append(.failure(error))
+                } catch let error as DomainError {
+                    results.append(.failure(.rejected(error)))
                 }
-                try self.writeStaged(db: db, state: &state, cache: &cache)
-                try self.finishBatch(db: db, state: &state, start: start)
-                return (results, state, cache.written, clock.now - workBegan)
             }
-            let total = clock.now - began
-            fingerprints.withLock { fingerprints in
-                for written in changed { fingerprints[CaseBucket.of(written.state.id)][written.state.id] = CaseFingerprint.prefix(written.digest.bytes) }
-            }
-            recent.withLock { recent in
-                for written in changed { recent.insert(written) }
-            }
-            writer.withLock { $0 = end }
-            checkpointer.committed()
-            statistics.withLock { $0.record(jobs: jobs.count, work: work, total: total) }
-            queryIndex.withLock { index in
-                for written in changed { index.upsert(written.columns!) }
-            }
-            return results
+            writeStaged(state: &state, cache: &cache, writes: &writes)
+            finishBatch(state: &state, start: start, writes: &writes)
         } catch {
-            let reason = Self.classifyWrite(error)
-            logger.error("commit failed; writes refused until restart", metadata: ["node": "\(configuration.replica)", "reason": "\(reason)"])
-            writer.withLock { $0.failure = reason }
-            return jobs.map { _ in .failure(.writeFailed(reason: reason)) }
+            state = start
+            return PreparedBatch(sequence: sequence, writes: [], results: [], end: start, written: [],
+                                 preparing: clock.now - began, failure: Self.classifyWrite(error))
+        }
+        // Later batches, prepared before this one is written, must see its cases.
+        inflight.withLock { inflight in
+            for written in cache.written { inflight[written.state.id] = (sequence, written) }
+        }
+        return PreparedBatch(sequence: sequence, writes: writes, results: results, end: state, written: cache.written,
+                             preparing: clock.now - began, failure: nil)
+    }
+
+    /// A case as the write path last left it: written by a batch still in
+    /// flight, or recently written, or nil when it must be read from the table.
+    private func latest(_ id: CaseID) -> BatchCase? {
+        if let pending = inflight.withLock({ $0[id]?.written }) { return pending }
+        return recent.withLock { $0[id] }
+    }
+
+    /// Reads every case the batch's jobs name in one snapshot, decoding on
+    /// every core.
+    private func preload(_ jobs: [WriteJob], cache: inout BatchCases) throws {
+        var wanted: [CaseID] = []
+        var seen = Set<CaseID>()
+        func want(_ id: CaseID) {
+            guard seen.insert(id).inserted else { return }
+            if let known = latest(id) { cache.remember(known) } else { wanted.append(id) }
+        }
+        for job in jobs {
+            switch job {
+            case let .create(draft, _): if let id = draft.id { want(id) }
+            case let .command(id, _, _): want(id)
+            case let .remote(_, _, delta): want(delta.id)
+            case let .catchUp(states, _): for state in states { want(state.id) }
+            }
+        }
+        guard !wanted.isEmpty else { return }
+        let ids = wanted
+        let stored = try pool.read { db in try ids.map { try db.fetchStoredCaseBytes($0) } }
+        let decoded = Parallel.map(stored.count) { index in
+            stored[index].map { found in Result { try CaseState(decoding: found.state) } }
+        }
+        for (index, id) in wanted.enumerated() {
+            guard let found = stored[index], let state = decoded[index] else {
+                cache.rememberAbsent(id)
+                continue
+            }
+            cache.remember(BatchCase(row: found.rowid, state: try state.get(), digest: found.digest, columns: nil))
         }
     }
 
-    private func apply(_ job: WriteJob, db: Database, state: inout WriterState,
-                       cache: inout BatchCases) throws -> JobOutcome {
+    private func apply(_ job: WriteJob, state: inout WriterState, cache: inout BatchCases,
+                       writes: inout [BatchWrite]) throws -> JobOutcome {
         switch job {
         case let .create(draft, actor):
             let id = try draft.id ?? CaseID(UUID().uuidString.lowercased())
-            if let existing = try loadCase(id, db: db, cache: &cache) {
+            if let existing = try loadCase(id, cache: &cache) {
                 // A retry must still be a valid request: bad input is refused
                 // the same way whether or not the case exists.
                 let retry = NewCase(id: id, number: existing.header.number, region: configuration.region, title: draft.title,
@@ -141,47 +208,49 @@ extension NodeStore {
                 _ = try CaseState.create(retry, context: CommandContext(replica: configuration.replica, time: .zero, actor: actor))
                 return .write(WriteOutcome(state: existing, delta: nil, position: nil, followUpPosition: nil, created: false))
             }
-            let (number, sequence) = try nextCaseNumber(db: db)
-            let time = try tick(&state, db: db)
+            let (number, sequence) = nextCaseNumber(state)
+            let time = tick(&state, writes: &writes)
             let newCase = NewCase(id: id, number: number, region: configuration.region, title: draft.title, customer: draft.customer,
                                   product: draft.product, severity: draft.severity, level: draft.level, fields: draft.fields)
             let created = try CaseState.create(newCase, context: CommandContext(replica: configuration.replica, time: time, actor: actor))
-            try db.run("INSERT INTO region_counters(region, last) VALUES (?, ?) ON CONFLICT(region) DO UPDATE SET last = excluded.last", [configuration.region.rawValue, sequence])
-            let position = try persist(created, delta: created, origin: configuration.replica, db: db, state: &state, cache: &cache)
+            // The counter moves only once the case is known to be valid, so refusals leave no gaps.
+            state.regionLast = sequence
+            writes.append(.regionCounter(region: configuration.region.rawValue, last: sequence))
+            let position = persist(created, delta: created, origin: configuration.replica, state: &state, cache: &cache, writes: &writes)
             return .write(WriteOutcome(state: created, delta: created, position: position, followUpPosition: nil, created: true))
 
         case let .command(id, command, actor):
-            guard let existing = try loadCase(id, db: db, cache: &cache) else {
+            guard let existing = try loadCase(id, cache: &cache) else {
                 throw StoreError.rejected(DomainError(code: .notFound, message: "no case with id \(id)", field: "id"))
             }
-            let time = try tick(&state, db: db)
+            let time = tick(&state, writes: &writes)
             var updated = existing
             let delta = try updated.execute(command, context: CommandContext(replica: configuration.replica, time: time, actor: actor))
             if delta.causal.context.isEmpty && delta.timeline.count == 0 {
                 // Nothing changed (e.g. a field set to its current value): nothing to log or ship.
                 return .write(WriteOutcome(state: existing, delta: nil, position: nil, followUpPosition: nil, created: false))
             }
-            let position = try persist(updated, delta: delta, origin: configuration.replica, db: db, state: &state, cache: &cache)
+            let position = persist(updated, delta: delta, origin: configuration.replica, state: &state, cache: &cache, writes: &writes)
             return .write(WriteOutcome(state: updated, delta: delta, position: position, followUpPosition: nil, created: false))
 
         case let .remote(origin, counter, delta):
             let applied = state.applied[origin] ?? 0
             if counter <= applied {
-                let current = try loadCase(delta.id, db: db, cache: &cache) ?? delta
+                let current = try loadCase(delta.id, cache: &cache) ?? delta
                 return .write(WriteOutcome(state: current, delta: nil, position: nil, followUpPosition: nil, created: false))
             }
             guard counter == applied + 1 else {
                 throw StoreError.outOfOrder(origin: origin.rawValue, expected: applied + 1, got: counter)
             }
             // Fold the remote clock into ours (rejecting excess skew) before anything is written.
-            try receive(delta.updatedAt, state: &state, db: db)
-            let existing = try loadCase(delta.id, db: db, cache: &cache)
+            try receive(delta.updatedAt, state: &state, writes: &writes)
+            let existing = try loadCase(delta.id, cache: &cache)
             var merged = existing ?? CaseState(header: delta.header)
             let followUp = merged.merge(delta)
-            let position = try persist(merged, delta: delta, origin: origin, db: db, state: &state, cache: &cache)
+            let position = persist(merged, delta: delta, origin: origin, state: &state, cache: &cache, writes: &writes)
             var followUpPosition: LogPosition?
             if let followUp {
-                followUpPosition = try appendLog(origin: configuration.replica, caseID: delta.id, delta: followUp, db: db, state: &state)
+                followUpPosition = appendLog(origin: configuration.replica, caseID: delta.id, delta: followUp, state: &state, writes: &writes)
             }
             return .write(WriteOutcome(state: merged, delta: delta, position: position, followUpPosition: followUpPosition, created: false))
 
@@ -189,23 +258,23 @@ extension NodeStore {
             // Everything is checked before anything is written: the clock
             // must accept the newest state (so no later local write can carry
             // an older time than one it overwrites), or nothing happens.
-            if let latest = states.map(\.updatedAt).max() { try receive(latest, state: &state, db: db) }
+            if let latest = states.map({ $0.updatedAt }).max() { try receive(latest, state: &state, writes: &writes) }
             var followUpPosition: LogPosition?
             for incoming in states {
-                let existing = try loadCase(incoming.id, db: db, cache: &cache)
+                let existing = try loadCase(incoming.id, cache: &cache)
                 var merged = existing ?? CaseState(header: incoming.header)
                 let followUp = merged.merge(incoming)
                 if let existing, existing == merged { continue }
                 cache.stage(merged)
                 if let followUp {
-                    followUpPosition = try appendLog(origin: configuration.replica, caseID: incoming.id, delta: followUp, db: db, state: &state)
+                    followUpPosition = appendLog(origin: configuration.replica, caseID: incoming.id, delta: followUp, state: &state, writes: &writes)
                 }
             }
             // The sender's states cover its positions: ours move up to them,
             // and the log of each origin that jumped restarts after its new position.
             for (origin, counter) in positions.sorted(by: { $0.key < $1.key })
             where origin != configuration.replica && counter > (state.applied[origin] ?? 0) {
-                try db.run("DELETE FROM delta_log WHERE origin = ? AND counter <= ?", [origin.rawValue, Int64(clamping: counter)])
+                writes.append(.trimLog(origin: origin.rawValue, below: Int64(clamping: counter) &+ 1))
                 state.applied[origin] = counter
                 state.retainedFrom[origin] = counter + 1
             }
@@ -213,15 +282,15 @@ extension NodeStore {
         }
     }
 
-    private func tick(_ state: inout WriterState, db: Database) throws -> HLCTimestamp {
+    private func tick(_ state: inout WriterState, writes: inout [BatchWrite]) -> HLCTimestamp {
         let reading = state.clock.now()
-        if let bound = reading.upperBoundToPersist { try persistClockBound(bound, db: db) }
+        if let bound = reading.upperBoundToPersist { writes.append(.clockBound(Int64(clamping: bound))) }
         return reading.timestamp
     }
 
     /// Folds a remote write's time into our clock, refusing excess skew
     /// before anything is written.
-    private func receive(_ remoteTime: HLCTimestamp, state: inout WriterState, db: Database) throws {
+    private func receive(_ remoteTime: HLCTimestamp, state: inout WriterState, writes: inout [BatchWrite]) throws {
         let reading: HLCReading
         do {
             reading = try state.clock.receive(remoteTime)
@@ -229,87 +298,73 @@ extension NodeStore {
             statistics.withLock { $0.clockRejections += 1 }
             throw StoreError.clockSkew(error.description)
         }
-        if let bound = reading.upperBoundToPersist { try persistClockBound(bound, db: db) }
+        if let bound = reading.upperBoundToPersist { writes.append(.clockBound(Int64(clamping: bound))) }
     }
 
-    private func persistClockBound(_ bound: UInt64, db: Database) throws {
-        try db.run("INSERT INTO node_meta(key, value) VALUES ('hlc_upper_bound', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [Int64(clamping: bound)])
-    }
-
-    /// The case as the batch sees it (its own changes included).
-    private func loadCase(_ id: CaseID, db: Database, cache: inout BatchCases) throws -> CaseState? {
+    /// The case as the batch sees it (its own changes included). Cases the
+    /// jobs name are preloaded; anything else is read here.
+    private func loadCase(_ id: CaseID, cache: inout BatchCases) throws -> CaseState? {
         if cache.knows(id) { return cache.current(id) }
-        if let recent = recent.withLock({ $0[id] }) {
-            cache.remember(recent)
-            return recent.state
+        if let known = latest(id) {
+            cache.remember(known)
+            return known.state
         }
-        guard let stored = try db.fetchStoredCase(id) else { return nil }
+        guard let stored = try pool.read({ db in try db.fetchStoredCase(id) }) else {
+            cache.rememberAbsent(id)
+            return nil
+        }
         cache.remember(BatchCase(row: stored.rowid, state: stored.state, digest: stored.digest, columns: nil))
         return stored.state
     }
 
-    /// The next number of this node's region, e.g. `EMEA-000124`; the counter
-    /// is only written once the case is known to be valid, so refusals leave no gaps.
-    private func nextCaseNumber(db: Database) throws -> (String, Int64) {
+    /// The next number of this node's region, e.g. `EMEA-000124`.
+    private func nextCaseNumber(_ state: WriterState) -> (String, Int64) {
         let region = configuration.region.rawValue
-        let value = (try db.fetchInt64("SELECT last FROM region_counters WHERE region = ?", [region]) ?? 0) + 1
+        let value = state.regionLast + 1
         let digits = String(value)
         return ("\(region)-\(String(repeating: "0", count: max(0, 6 - digits.count)))\(digits)", value)
     }
 
     /// Stages the new case (written when the batch ends) and logs the delta.
-    private func persist(_ new: CaseState, delta: CaseState, origin: ReplicaID, db: Database, state: inout WriterState,
-                         cache: inout BatchCases) throws -> LogPosition {
+    private func persist(_ new: CaseState, delta: CaseState, origin: ReplicaID, state: inout WriterState,
+                         cache: inout BatchCases, writes: inout [BatchWrite]) -> LogPosition {
         cache.stage(new)
-        return try appendLog(origin: origin, caseID: new.id, delta: delta, db: db, state: &state)
+        return appendLog(origin: origin, caseID: new.id, delta: delta, state: &state, writes: &writes)
     }
 
     /// Writes every case the batch changed, once each. What each row needs
     /// from the states alone (the encoding, the digest, the list columns,
-    /// the search text) is worked out for all of them at once on every core
-    /// first: it is most of a write's work, and the writer is the one thread
-    /// every write waits for.
-    private func writeStaged(db: Database, state: inout WriterState, cache: inout BatchCases) throws {
+    /// the search text) is worked out for all of them at once on every core:
+    /// it is most of a write's work.
+    private func writeStaged(state: inout WriterState, cache: inout BatchCases, writes: inout [BatchWrite]) {
         let now = Int64(clamping: wallClock.nowMillis())
         let changes = cache.order.compactMap { id in cache.staged[id].map { (new: $0, previous: cache.stored[id]) } }
         let prepared = Parallel.map(changes.count) { index in
             PreparedCase(new: changes[index].new, previous: changes[index].previous?.state, now: now)
         }
         for (change, prepared) in zip(changes, prepared) {
-            cache.written.append(try writeCase(prepared, previous: change.previous, db: db, state: &state))
+            cache.written.append(writeCase(prepared, previous: change.previous, state: &state, writes: &writes))
         }
     }
 
     /// Writes the case row, its search entry and the node and bucket digests.
-    private func writeCase(_ prepared: PreparedCase, previous: BatchCase?, db: Database,
-                           state: inout WriterState) throws -> BatchCase {
+    private func writeCase(_ prepared: PreparedCase, previous: BatchCase?, state: inout WriterState,
+                           writes: inout [BatchWrite]) -> BatchCase {
         let row = prepared.row
         let digest = prepared.digest
         let bucket = CaseBucket.of(prepared.new.id)
         let rowid: Int64
         if let previous {
-            // id, number and creation time never change; leaving them out
-            // keeps the unique id index untouched.
-            try db.run("""
-                UPDATE cases SET state = ?, digest = ?, title = ?, status = ?, severity = ?, owning_region = ?,
-                    owner = ?, sla_due_at = ?, updated_at = ? WHERE rowid = ?
-                """, [row.state, row.digest, row.title, row.status, row.severity,
-                       row.owning_region, row.owner, row.sla_due_at, row.updated_at, previous.row])
+            writes.append(.updateCase(row, rowid: previous.row))
             rowid = previous.row
         } else {
-            let columns: StatementArguments = [row.id, row.number, row.state, row.digest, row.title, row.status, row.severity,
-                                               row.owning_region, row.owner, row.sla_due_at, row.updated_at, row.created_at]
-            try db.run("""
-                INSERT INTO cases(id, number, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at, created_at, bucket)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, columns + [bucket])
-            rowid = db.lastInsertedRowID
+            state.lastRowID += 1
+            rowid = state.lastRowID
+            writes.append(.insertCase(row, rowid: rowid, bucket: bucket))
             state.caseCount += 1
         }
         if let text = prepared.changedText {
-            if previous != nil { try db.run("DELETE FROM case_search WHERE rowid = ?", [rowid]) }
-            try db.run("INSERT INTO case_search(rowid, title, problem, notes) VALUES (?, ?, ?, ?)",
-                       [rowid, text.title, text.problem, text.notes])
+            writes.append(.search(rowid: rowid, title: text.title, problem: text.problem, notes: text.notes, replacing: previous != nil))
         }
         if let previous {
             state.digest.toggle(previous.digest)
@@ -320,32 +375,86 @@ extension NodeStore {
         return BatchCase(row: rowid, state: prepared.new, digest: digest, columns: QueryIndex.Columns(row, rowid: rowid))
     }
 
-    private func appendLog(origin: ReplicaID, caseID: CaseID, delta: CaseState, db: Database, state: inout WriterState) throws -> LogPosition {
+    private func appendLog(origin: ReplicaID, caseID: CaseID, delta: CaseState, state: inout WriterState,
+                           writes: inout [BatchWrite]) -> LogPosition {
         let counter = (state.applied[origin] ?? 0) + 1
-        try db.run("INSERT INTO delta_log(origin, counter, case_id, delta, committed_at) VALUES (?, ?, ?, ?, ?)", [origin.rawValue, Int64(counter), caseID.rawValue, Data(delta.encodedBytes), Int64(clamping: wallClock.nowMillis())])
+        writes.append(.appendLog(origin: origin.rawValue, counter: Int64(counter), caseID: caseID.rawValue, delta: Data(delta.encodedBytes),
+                                 committedAt: Int64(clamping: wallClock.nowMillis())))
         state.applied[origin] = counter
         if state.retainedFrom[origin] == nil { state.retainedFrom[origin] = 1 }
         return LogPosition(origin: origin, counter: counter)
     }
 
-    /// Writes what the batch changed in the node's bookkeeping and trims the log.
-    func finishBatch(db: Database, state: inout WriterState, start: WriterState) throws {
+    /// What the batch changed in the node's bookkeeping, and the log trim.
+    private func finishBatch(state: inout WriterState, start: WriterState, writes: inout [BatchWrite]) {
         for (origin, counter) in state.applied where counter != start.applied[origin] {
             let limit = UInt64(max(configuration.deltaLogRetention, 1))
             var from = state.retainedFrom[origin] ?? 1
             // Trim in chunks of 10% so the delete runs rarely.
             if counter >= from && counter - from + 1 > limit + limit / 10 {
                 from = counter - limit + 1
-                try db.run("DELETE FROM delta_log WHERE origin = ? AND counter < ?", [origin.rawValue, Int64(from)])
+                writes.append(.trimLog(origin: origin.rawValue, below: Int64(from)))
                 state.retainedFrom[origin] = from
             }
-            try db.run("""
-                INSERT INTO log_positions(origin, applied, retained_from) VALUES (?, ?, ?)
-                ON CONFLICT(origin) DO UPDATE SET applied = excluded.applied, retained_from = excluded.retained_from
-                """, [origin.rawValue, Int64(counter), Int64(from)])
+            writes.append(.logPosition(origin: origin.rawValue, applied: Int64(counter), retainedFrom: Int64(from)))
         }
         if state.digest != start.digest {
-            try db.run("INSERT INTO node_meta(key, value) VALUES ('digest', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [Data(state.digest.bytes)])
+            writes.append(.nodeDigest(Data(state.digest.bytes)))
         }
+    }
+
+    // MARK: - Writing a batch (the writer)
+
+    /// Runs a prepared batch's statements in one transaction and, once it
+    /// is durable, publishes what it changed; on the writer's queue, so
+    /// batches are written in the order they were prepared. A storage
+    /// failure fails the whole batch, nothing is acknowledged, and writes
+    /// are refused from then on (later batches prepared on top of this one
+    /// included).
+    func write(_ batch: PreparedBatch, done: @escaping @Sendable ([Result<JobOutcome, StoreError>]) -> Void) {
+        pool.asyncWriteWithoutTransaction { db in done(self.commit(batch, db: db)) }
+    }
+
+    private func commit(_ batch: PreparedBatch, db: Database) -> [Result<JobOutcome, StoreError>] {
+        if let failure = writer.withLock({ $0.failure }) {
+            return batch.results.map { _ in .failure(.writeFailed(reason: failure)) }
+        }
+        let clock = ContinuousClock()
+        let began = clock.now
+        do {
+            if let failure = batch.failure { throw StoreError.writeFailed(reason: failure) }
+            if !batch.writes.isEmpty {
+                try db.inTransaction {
+                    try db.run(batch.writes)
+                    return .commit
+                }
+            }
+        } catch {
+            let reason: String
+            if case let .writeFailed(why)? = error as? StoreError { reason = why } else { reason = Self.classifyWrite(error) }
+            logger.error("commit failed; writes refused until restart", metadata: ["node": "\(configuration.replica)", "reason": "\(reason)"])
+            writer.withLock { $0.failure = reason }
+            return batch.results.map { _ in .failure(.writeFailed(reason: reason)) }
+        }
+        let written = clock.now - began
+        fingerprints.withLock { fingerprints in
+            for case_ in batch.written { fingerprints[CaseBucket.of(case_.state.id)][case_.state.id] = CaseFingerprint.prefix(case_.digest.bytes) }
+        }
+        recent.withLock { recent in
+            for case_ in batch.written { recent.insert(case_) }
+        }
+        writer.withLock { $0 = batch.end }
+        checkpointer.committed()
+        statistics.withLock { $0.record(jobs: batch.results.count, work: batch.preparing, total: written) }
+        queryIndex.withLock { index in
+            for case_ in batch.written { index.upsert(case_.columns!) }
+        }
+        // Only now (recent cases and the table hold them) may later batches stop seeing these here.
+        inflight.withLock { inflight in
+            for case_ in batch.written where inflight[case_.state.id]?.sequence == batch.sequence {
+                inflight[case_.state.id] = nil
+            }
+        }
+        return batch.results
     }
 }

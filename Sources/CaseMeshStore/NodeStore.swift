@@ -33,20 +33,18 @@ public final class NodeStore: Sendable {
     /// from the table each time costs more than the change. Filled only
     /// after a commit succeeds, so it never holds what the table does not.
     let recent: Mutex<RecentCases>
-    private let queue: CommitQueue
+    /// Writes waiting for a batch, and the state the next batch starts from.
+    let pipeline: Mutex<CommitPipeline>
+    /// Where batches are prepared, one at a time, in order.
+    let preparing = DispatchQueue(label: "casemesh.store.prepare")
+    /// At most two prepared batches are at the writer (one written, one
+    /// waiting): enough to keep it busy, few enough that batches fill up.
+    let writerSlots = DispatchSemaphore(value: 2)
     let statistics = Mutex(CommitStatistics())
-
-    /// What only the (serialised) writer changes, mirrored from the database.
-    struct WriterState: Sendable {
-        var clock: HybridLogicalClock
-        var digest: StateDigest
-        var caseCount: Int
-        var applied: [ReplicaID: UInt64]
-        var retainedFrom: [ReplicaID: UInt64]
-        var failure: String?
-        /// XOR of the case digests in each bucket, for digest catch-up.
-        var bucketDigests = Array(repeating: StateDigest.zero, count: CaseBucket.count)
-    }
+    /// Cases written by batches prepared but not yet committed, with the
+    /// batch that wrote them last: the next batch is prepared while the
+    /// last one is written, and must see its changes.
+    let inflight = Mutex<[CaseID: (sequence: UInt64, written: BatchCase)]>([:])
 
     /// Opens (creating if needed) the store of `configuration`.
     public static func open(_ configuration: StoreConfiguration, wallClock: any WallClock, logger: Logger) throws(StoreError) -> NodeStore {
@@ -146,7 +144,7 @@ public final class NodeStore: Sendable {
         queryIndex = Mutex(derived.query)
         fingerprints = Mutex(derived.fingerprints)
         recent = Mutex(RecentCases(capacity: configuration.recentCases))
-        queue = CommitQueue()
+        pipeline = Mutex(CommitPipeline(prepared: state))
     }
 
     /// A store dropped without `close()` still stops its checkpointer.
@@ -156,7 +154,7 @@ public final class NodeStore: Sendable {
 
     /// Closes the database; pending writes finish first.
     public func close() async {
-        await queue.waitIdle()
+        await waitIdle()
         checkpointer.stop()
         try? pool.close()
         lock.release()
@@ -202,7 +200,7 @@ public final class NodeStore: Sendable {
     public func applyRemote(_ deltas: [(origin: ReplicaID, counter: UInt64, delta: CaseState)]) async -> [Result<WriteOutcome, StoreError>] {
         if let failure = writer.withLock({ $0.failure }) { return deltas.map { _ in .failure(.readOnly(reason: failure)) } }
         let jobs = deltas.map { WriteJob.remote(origin: $0.origin, counter: $0.counter, delta: $0.delta) }
-        return await queue.submitAll(jobs) { jobs in await self.commit(jobs) }.map { result in
+        return await submit(jobs).map { result in
             result.flatMap { outcome in
                 guard case let .write(write) = outcome else { preconditionFailure("a remote delta answered with a catch-up outcome") }
                 return .success(write)
@@ -212,7 +210,7 @@ public final class NodeStore: Sendable {
 
     private func run(_ job: WriteJob) async throws(StoreError) -> JobOutcome {
         if let failure = writer.withLock({ $0.failure }) { throw .readOnly(reason: failure) }
-        let result = await queue.submit(job) { jobs in await self.commit(jobs) }
+        let result = await submit([job])[0]
         return try result.get()
     }
 
@@ -299,61 +297,8 @@ public final class NodeStore: Sendable {
     }
 }
 
-/// Collects writes while a commit is running, then commits them together.
-actor CommitQueue {
-    typealias Completion = @Sendable (Result<JobOutcome, StoreError>) -> Void
-    private var pending: [(WriteJob, Completion)] = []
-    private var draining = false
-    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
-    static let maxBatch = 512
-
-    func submit(_ job: WriteJob, commit: @escaping @Sendable ([WriteJob]) async -> [Result<JobOutcome, StoreError>]) async -> Result<JobOutcome, StoreError> {
-        await withCheckedContinuation { continuation in
-            enqueue([job], commit: commit) { results in continuation.resume(returning: results[0]) }
-        }
-    }
-
-    /// Queues `jobs` back to back, in order, so they share transactions;
-    /// answers once all of them are committed (or refused).
-    func submitAll(_ jobs: [WriteJob], commit: @escaping @Sendable ([WriteJob]) async -> [Result<JobOutcome, StoreError>]) async -> [Result<JobOutcome, StoreError>] {
-        guard !jobs.isEmpty else { return [] }
-        return await withCheckedContinuation { continuation in
-            enqueue(jobs, commit: commit) { results in continuation.resume(returning: results) }
-        }
-    }
-
-    private func enqueue(_ jobs: [WriteJob], commit: @escaping @Sendable ([WriteJob]) async -> [Result<JobOutcome, StoreError>],
-                         done: @escaping @Sendable ([Result<JobOutcome, StoreError>]) -> Void) {
-        let collector = ResultCollector(count: jobs.count, done: done)
-        for (index, job) in jobs.enumerated() {
-            pending.append((job, { result in collector.set(index, result) }))
-        }
-        if !draining {
-            draining = true
-            Task { await self.drain(commit) }
-        }
-    }
-
-    private func drain(_ commit: @Sendable ([WriteJob]) async -> [Result<JobOutcome, StoreError>]) async {
-        while !pending.isEmpty {
-            let batch = Array(pending.prefix(Self.maxBatch))
-            pending.removeFirst(batch.count)
-            let results = await commit(batch.map(\.0))
-            for (index, entry) in batch.enumerated() { entry.1(results[index]) }
-        }
-        draining = false
-        for waiter in idleWaiters { waiter.resume() }
-        idleWaiters = []
-    }
-
-    func waitIdle() async {
-        if !draining { return }
-        await withCheckedContinuation { idleWaiters.append($0) }
-    }
-}
-
 /// Gathers the results of jobs submitted together and answers once all are in.
-private final class ResultCollector: Sendable {
+final class ResultCollector: Sendable {
     private let state: Mutex<(results: [Result<JobOutcome, StoreError>?], missing: Int)>
     private let done: @Sendable ([Result<JobOutcome, StoreError>]) -> Void
 
@@ -371,3 +316,4 @@ private final class ResultCollector: Sendable {
         if let finished { done(finished) }
     }
 }
+

@@ -47,6 +47,28 @@ enum FaultEnvironment {
         run(tool("mount")!, ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path]).status == 0
     }
 
+    /// Runs `body` with a 2 MB tmpfs mounted at `dir/mnt` (its argument),
+    /// unmounted afterwards.
+    static func withSmallDisk(in dir: String, _ body: (String) async throws -> Void) async throws {
+        let mountPoint = dir + "/mnt"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        try #require(mountTmpfs(at: mountPoint, size: "2m"), "could not mount a tmpfs")
+        defer { unmount(mountPoint) }
+        try await body(mountPoint)
+    }
+
+    /// Gives the small disk more room.
+    static func growSmallDisk(_ mountPoint: String) throws {
+        try #require(run(tool("mount")!, ["-o", "remount,size=64m", mountPoint]).status == 0)
+    }
+
+    /// A problem statement of about 9.5 KB that differs with `seed` and
+    /// compresses badly: a few of these fill the small disk.
+    static func bulkyText(_ seed: Int) -> String {
+        let words = (0..<1_200).map { "w\(($0 * 7_919 + seed * 104_729) % 100_003)" }
+        return String(words.joined(separator: " ").prefix(9_500))
+    }
+
     /// Makes a 32 MiB ext4 image in `dir` and mounts it (loop, and turning
     /// read-only on errors) at `dir/mnt`; returns the mount point.
     static func mountExt4Image(in dir: String) -> String? {
@@ -225,19 +247,13 @@ enum FaultEnvironment {
     /// clean integrity check, and numbering that continues without a gap.
     @Test(.enabled(if: FaultEnvironment.canMountTmpfs, "needs root and tmpfs mounts (mount -t tmpfs) to fill a real file system"))
     func fullDiskFailsTheWriteAndKeepsAcknowledgedCases() async throws {
-        try await withTemporaryDirectory { dir in
-            let mountPoint = dir + "/mnt"
-            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-            try #require(FaultEnvironment.mountTmpfs(at: mountPoint, size: "2m"), "could not mount a tmpfs")
-            defer { FaultEnvironment.unmount(mountPoint) }
-
+        try await withTemporaryDirectory { dir in try await FaultEnvironment.withSmallDisk(in: dir) { mountPoint in
             let clock = ManualClock(step: 1)
             let store = try openStore(mountPoint, clock: clock, durability: .normal)
             var acknowledged: [CaseID: CaseState] = [:]
             var failure: StoreError?
             for index in 0..<2_000 {
-                let words = (0..<1_200).map { "w\(($0 * 7_919 + index * 104_729) % 100_003)" }
-                let problem = String(words.joined(separator: " ").prefix(9_500))
+                let problem = FaultEnvironment.bulkyText(index)
                 let error = await storeError {
                     let created = try await store.create(draft(title: "Large case \(index)", fields: [.problemStatement: .text(problem)]), actor: actor)
                     acknowledged[created.state.id] = created.state
@@ -266,7 +282,7 @@ enum FaultEnvironment {
             for (id, state) in acknowledged { #expect(try store.caseState(id) == state) }
             await store.close()
 
-            try #require(run(FaultEnvironment.tool("mount")!, ["-o", "remount,size=64m", mountPoint]).status == 0)
+            try FaultEnvironment.growSmallDisk(mountPoint)
             let reopened = try openStore(mountPoint, clock: clock, durability: .normal)
             for (id, state) in acknowledged { #expect(try reopened.caseState(id) == state) }
             #expect(reopened.digest == digestBefore)
@@ -276,6 +292,6 @@ enum FaultEnvironment {
             let next = try await reopened.create(draft(title: "After more space"), actor: actor)
             #expect(next.state.header.number == String(format: "EMEA-%06d", acknowledged.count + 1))
             await reopened.close()
-        }
+        } }
     }
 }

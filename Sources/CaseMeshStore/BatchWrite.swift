@@ -1,0 +1,68 @@
+import CaseMeshCRDT
+import Foundation
+import GRDB
+
+/// One statement of a prepared batch. A batch is worked out in full (cases
+/// read, commands run, states encoded and digested) before the writer gets
+/// it; the writer only runs these, in order, in one transaction. So the
+/// next batch can be prepared while this one is written and synced.
+enum BatchWrite: Sendable {
+    /// A new case, with the row id the batch gave it.
+    case insertCase(CaseRow, rowid: Int64, bucket: Int)
+    case updateCase(CaseRow, rowid: Int64)
+    /// The case's full-text entry; `replacing` when it had one.
+    case search(rowid: Int64, title: String, problem: String, notes: String, replacing: Bool)
+    case appendLog(origin: String, counter: Int64, caseID: String, delta: Data, committedAt: Int64)
+    /// Drops `origin`'s log entries below `counter`.
+    case trimLog(origin: String, below: Int64)
+    case logPosition(origin: String, applied: Int64, retainedFrom: Int64)
+    case regionCounter(region: String, last: Int64)
+    case clockBound(Int64)
+    case nodeDigest(Data)
+}
+
+extension Database {
+    /// Runs a prepared batch's statements, in order.
+    func run(_ writes: [BatchWrite]) throws {
+        for write in writes {
+            switch write {
+            case let .insertCase(row, rowid, bucket):
+                try run("""
+                    INSERT INTO cases(rowid, id, number, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at, created_at, bucket)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [rowid, row.id, row.number, row.state, row.digest, row.title, row.status, row.severity,
+                          row.owning_region, row.owner, row.sla_due_at, row.updated_at, row.created_at, bucket])
+            case let .updateCase(row, rowid):
+                // id, number and creation time never change; leaving them out
+                // keeps the unique id index untouched.
+                try run("""
+                    UPDATE cases SET state = ?, digest = ?, title = ?, status = ?, severity = ?, owning_region = ?,
+                        owner = ?, sla_due_at = ?, updated_at = ? WHERE rowid = ?
+                    """, [row.state, row.digest, row.title, row.status, row.severity,
+                          row.owning_region, row.owner, row.sla_due_at, row.updated_at, rowid])
+            case let .search(rowid, title, problem, notes, replacing):
+                if replacing { try run("DELETE FROM case_search WHERE rowid = ?", [rowid]) }
+                try run("INSERT INTO case_search(rowid, title, problem, notes) VALUES (?, ?, ?, ?)", [rowid, title, problem, notes])
+            case let .appendLog(origin, counter, caseID, delta, committedAt):
+                try run("INSERT INTO delta_log(origin, counter, case_id, delta, committed_at) VALUES (?, ?, ?, ?, ?)",
+                        [origin, counter, caseID, delta, committedAt])
+            case let .trimLog(origin, below):
+                try run("DELETE FROM delta_log WHERE origin = ? AND counter < ?", [origin, below])
+            case let .logPosition(origin, applied, retainedFrom):
+                try run("""
+                    INSERT INTO log_positions(origin, applied, retained_from) VALUES (?, ?, ?)
+                    ON CONFLICT(origin) DO UPDATE SET applied = excluded.applied, retained_from = excluded.retained_from
+                    """, [origin, applied, retainedFrom])
+            case let .regionCounter(region, last):
+                try run("INSERT INTO region_counters(region, last) VALUES (?, ?) ON CONFLICT(region) DO UPDATE SET last = excluded.last",
+                        [region, last])
+            case let .clockBound(bound):
+                try run("INSERT INTO node_meta(key, value) VALUES ('hlc_upper_bound', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        [bound])
+            case let .nodeDigest(bytes):
+                try run("INSERT INTO node_meta(key, value) VALUES ('digest', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        [bytes])
+            }
+        }
+    }
+}

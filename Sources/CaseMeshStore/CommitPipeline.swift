@@ -1,0 +1,102 @@
+import CaseMeshDomain
+import Dispatch
+import Synchronization
+
+/// The group committer's queue. Writes wait here while a batch is prepared
+/// and written; then everything waiting becomes the next batch. Batches
+/// are prepared one at a time on their own queue (reading the cases,
+/// running the commands, encoding and digesting the new states) while
+/// the writer's queue writes and syncs the batch before: neither waits
+/// for a thread of Swift's cooperative pool, which the callers share.
+struct CommitPipeline: Sendable {
+    typealias Completion = @Sendable (Result<JobOutcome, StoreError>) -> Void
+    var pending: [(job: WriteJob, completion: Completion)] = []
+    /// A drain is scheduled or running on the preparing queue.
+    var draining = false
+    /// Batches handed to the writer and not yet answered.
+    var atWriter = 0
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The writer state after every batch prepared so far, written or not.
+    var prepared: WriterState
+    var sequence: UInt64 = 0
+    static let maxBatch = 512
+
+    init(prepared: WriterState) { self.prepared = prepared }
+
+    var isIdle: Bool { !draining && atWriter == 0 }
+
+    /// The waiters to resume if nothing is left to do.
+    mutating func takeIdleWaiters() -> [CheckedContinuation<Void, Never>] {
+        guard isIdle else { return [] }
+        defer { idleWaiters = [] }
+        return idleWaiters
+    }
+}
+
+extension NodeStore {
+    /// Queues `jobs` back to back, in order, so they share transactions;
+    /// answers once all of them are committed (or refused).
+    func submit(_ jobs: [WriteJob]) async -> [Result<JobOutcome, StoreError>] {
+        guard !jobs.isEmpty else { return [] }
+        return await withCheckedContinuation { continuation in
+            let collector = ResultCollector(count: jobs.count) { continuation.resume(returning: $0) }
+            let start = pipeline.withLock { pipeline -> Bool in
+                for (index, job) in jobs.enumerated() {
+                    pipeline.pending.append((job, { result in collector.set(index, result) }))
+                }
+                guard !pipeline.draining else { return false }
+                pipeline.draining = true
+                return true
+            }
+            if start { preparing.async { self.drain() } }
+        }
+    }
+
+    /// Prepares and hands over batches until nothing waits (on `preparing`).
+    private func drain() {
+        while true {
+            writerSlots.wait()
+            let next = pipeline.withLock { pipeline -> (batch: [(job: WriteJob, completion: CommitPipeline.Completion)], state: WriterState, sequence: UInt64)? in
+                guard !pipeline.pending.isEmpty else {
+                    pipeline.draining = false
+                    return nil
+                }
+                let batch = Array(pipeline.pending.prefix(CommitPipeline.maxBatch))
+                pipeline.pending.removeFirst(batch.count)
+                pipeline.sequence += 1
+                pipeline.atWriter += 1
+                return (batch, pipeline.prepared, pipeline.sequence)
+            }
+            guard let (batch, start, sequence) = next else {
+                writerSlots.signal()
+                resumeIdleWaiters()
+                return
+            }
+            var state = start
+            let prepared = prepare(batch.map { $0.job }, state: &state, sequence: sequence)
+            pipeline.withLock { $0.prepared = state }
+            write(prepared) { results in
+                for (entry, result) in zip(batch, results) { entry.completion(result) }
+                self.writerSlots.signal()
+                self.pipeline.withLock { $0.atWriter -= 1 }
+                self.resumeIdleWaiters()
+            }
+        }
+    }
+
+    private func resumeIdleWaiters() {
+        for waiter in pipeline.withLock({ $0.takeIdleWaiters() }) { waiter.resume() }
+    }
+
+    /// Returns once every queued write is answered.
+    func waitIdle() async {
+        await withCheckedContinuation { continuation in
+            let idle = pipeline.withLock { pipeline -> Bool in
+                if pipeline.isIdle { return true }
+                pipeline.idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
+}

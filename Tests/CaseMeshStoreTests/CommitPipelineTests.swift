@@ -1,0 +1,130 @@
+import CaseMeshCRDT
+import CaseMeshDomain
+import Foundation
+import Testing
+@testable import CaseMeshStore
+
+/// The group committer prepares a batch while the batch before it is still
+/// being written: these check that a batch sees the one in flight, and that
+/// a failure of the one in flight takes the next one down with it.
+@Suite struct CommitPipelineTests {
+    /// 200 writers at once on one case, each adding its own note, five
+    /// cases in turn: batches are prepared on top of batches not yet
+    /// written, so a batch that read the case from the table (or from the
+    /// cases written before) would drop the notes in flight. All notes are
+    /// kept, the log counts without gaps, and the state read back after a
+    /// restart is the last one acknowledged.
+    @Test func writersOnOneCaseKeepEveryWrite() async throws {
+        try await withTemporaryDirectory { dir in
+            let clock = ManualClock(step: 1)
+            let store = try openStore(dir, clock: clock, durability: .normal)
+            var finals: [CaseID: CaseState] = [:]
+            for round in 0..<5 {
+                let id = try await store.create(draft(title: "Busy case \(round)"), actor: actor).state.id
+                let outcomes = try await withThrowingTaskGroup(of: WriteOutcome.self) { group in
+                    for index in 0..<200 {
+                        group.addTask { try await store.execute(addNote("n\(index)", "note \(index)"), on: id, actor: actor) }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                let stored = try #require(try store.caseState(id))
+                #expect(Set(stored.notes.map { $0.text }) == Set((0..<200).map { "note \($0)" }), "round \(round)")
+                let last = try #require(outcomes.max { $0.position!.counter < $1.position!.counter })
+                #expect(last.state == stored)
+                finals[id] = stored
+            }
+            #expect(try logEntries(store, of: .emea).map(\.position.counter) == Array(1...1_005))
+            #expect(store.digest.digest == (try recomputedDigest(store)))
+            #expect(store.commitStatistics.commits < 1_005, "the writes were never batched")
+            await store.close()
+
+            let reopened = try openStore(dir, clock: clock, durability: .normal)
+            for (id, state) in finals { #expect(try reopened.caseState(id) == state) }
+            #expect(reopened.digest.digest == (try recomputedDigest(reopened)))
+            await reopened.close()
+        }
+    }
+
+    /// Cases created by a batch still in flight get their row id from the
+    /// batch: the next batch updates them by that row id, and the search
+    /// index and list columns follow.
+    @Test func casesCreatedInFlightAreUpdatedByTheNextBatch() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try openStore(dir, clock: ManualClock(step: 1), durability: .normal)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        let created = try await store.create(draft(id: "case-\(index)", title: "Case \(index)"), actor: actor)
+                        _ = try await store.execute(addNote("n", "searchword\(index)"), on: created.state.id, actor: actor)
+                        _ = try await store.execute(.setFields([.owner: .text("owner-\(index)")]), on: created.state.id, actor: actor)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(store.digest.cases == 40)
+            for index in 0..<40 {
+                #expect(try store.list(CaseQuery(text: "searchword\(index)")).cases.map(\.id) == ["case-\(index)"])
+                #expect(try store.list(CaseQuery(owner: "owner-\(index)")).cases.map(\.id) == ["case-\(index)"])
+            }
+            #expect(try store.integrityCheck().isEmpty)
+            await store.close()
+        }
+    }
+
+    /// Many writers fill a small disk. The batch that does not fit fails,
+    /// and so does every batch prepared on top of it: after a restart with
+    /// more space the store holds exactly the acknowledged cases, its
+    /// digest and positions match them, and numbering goes on without a gap.
+    @Test(.enabled(if: FaultEnvironment.canMountTmpfs, "needs root and tmpfs mounts (mount -t tmpfs) to fill a real file system"))
+    func aFailedBatchFailsTheBatchesPreparedOnIt() async throws {
+        try await withTemporaryDirectory { dir in try await FaultEnvironment.withSmallDisk(in: dir) { mountPoint in
+            let clock = ManualClock(step: 1)
+            let store = try openStore(mountPoint, clock: clock, durability: .normal)
+            // Each writer creates cases until its first refusal.
+            let outcomes = await withTaskGroup(of: ([CaseState], StoreError?).self) { group in
+                for writer in 0..<16 {
+                    group.addTask {
+                        var created: [CaseState] = []
+                        for index in 0..<200 {
+                            let problem = FaultEnvironment.bulkyText(writer * 1_000 + index)
+                            do {
+                                created.append(try await store.create(draft(title: "Large case \(writer)-\(index)", fields: [.problemStatement: .text(problem)]), actor: actor).state)
+                            } catch let error as StoreError {
+                                return (created, error)
+                            } catch {
+                                Issue.record("unexpected \(error)")
+                                return (created, nil)
+                            }
+                        }
+                        return (created, nil)
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            var cases: [CaseID: CaseState] = [:]
+            for (created, _) in outcomes { for state in created { cases[state.id] = state } }
+            let errors = outcomes.compactMap { $0.1 }
+            #expect(errors.count == 16, "every writer should have hit the full disk")
+            #expect(errors.allSatisfy { error in
+                switch error {
+                case .writeFailed, .readOnly: true
+                default: false
+                }
+            }, "\(errors)")
+            #expect(!cases.isEmpty)
+            #expect(store.digest.cases == cases.count)
+            await store.close()
+
+            try FaultEnvironment.growSmallDisk(mountPoint)
+            let reopened = try openStore(mountPoint, clock: clock, durability: .normal)
+            #expect(reopened.digest.cases == cases.count)
+            for (id, state) in cases { #expect(try reopened.caseState(id) == state) }
+            #expect(reopened.digest.digest == (try recomputedDigest(reopened)))
+            #expect(reopened.appliedPositions == [.emea: UInt64(cases.count)])
+            #expect(try reopened.integrityCheck().isEmpty)
+            let next = try await reopened.create(draft(title: "After more space"), actor: actor)
+            #expect(next.state.header.number == String(format: "EMEA-%06d", cases.count + 1))
+            await reopened.close()
+        } }
+    }
+}
