@@ -44,7 +44,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        .target(name: "CaseMeshCRDT", swiftSettings: optimizedAlways),
+        // SHA-256 blocks with the CPU's SHA instructions (C, no dependencies).
+        .target(name: "CaseMeshSHA", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "CaseMeshCRDT", dependencies: ["CaseMeshSHA"], swiftSettings: optimizedAlways),
         .target(name: "CaseMeshDomain", dependencies: ["CaseMeshCRDT"], swiftSettings: optimizedAlways),
         .target(name: "CaseMeshReplication", dependencies: ["CaseMeshCRDT", "CaseMeshDomain"], exclude: ["WIRE.md"], swiftSettings: optimizedAlways),
         .target(

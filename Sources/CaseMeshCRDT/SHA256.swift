@@ -1,7 +1,14 @@
+import CaseMeshSHA
+
 /// SHA-256 (FIPS 180-4), so the pure core can hash state digests without
 /// linking a crypto library. Used for equality checks between replicas, where
-/// a collision would make two different states look equal.
+/// a collision would make two different states look equal. Full blocks go
+/// through the CPU's SHA instructions where it has them.
 public struct SHA256: Sendable {
+    /// This CPU has SHA instructions.
+    static let hardware = casemesh_sha256_has_hardware() != 0
+    private let useHardware: Bool
+
     private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
     )
@@ -19,15 +26,20 @@ public struct SHA256: Sendable {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    public init() { buffer.reserveCapacity(64) }
+    public init() { self.init(hardware: Self.hardware) }
+
+    /// `hardware: false` always uses the portable code (to compare the two).
+    init(hardware: Bool) {
+        useHardware = hardware && Self.hardware
+        buffer.reserveCapacity(64)
+    }
 
     public mutating func update(_ bytes: some Sequence<UInt8>) {
         for byte in bytes {
             buffer.append(byte)
             length &+= 1
             if buffer.count == 64 {
-                compress(buffer)
-                buffer.removeAll(keepingCapacity: true)
+                compressBuffer()
             }
         }
     }
@@ -37,11 +49,13 @@ public struct SHA256: Sendable {
         var index = 0
         if !buffer.isEmpty {
             while index < bytes.count && buffer.count < 64 { buffer.append(bytes[index]); index += 1 }
-            if buffer.count == 64 { compress(buffer); buffer.removeAll(keepingCapacity: true) }
+            if buffer.count == 64 { compressBuffer() }
         }
-        while bytes.count - index >= 64 {
-            compress(bytes[index..<(index + 64)])
-            index += 64
+        let whole = (bytes.count - index) / 64
+        if whole > 0 {
+            let start = index
+            bytes.withUnsafeBufferPointer { compress(UnsafeBufferPointer(rebasing: $0[start..<(start + whole * 64)])) }
+            index += whole * 64
         }
         while index < bytes.count { buffer.append(bytes[index]); index += 1 }
     }
@@ -52,8 +66,7 @@ public struct SHA256: Sendable {
         tail.append(0x80)
         while tail.count % 64 != 56 { tail.append(0) }
         for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        var index = 0
-        while index < tail.count { compress(tail[index..<(index + 64)]); index += 64 }
+        tail.withUnsafeBufferPointer { compress($0) }
         buffer = []
         var out: [UInt8] = []
         out.reserveCapacity(32)
@@ -70,6 +83,29 @@ public struct SHA256: Sendable {
         var hasher = SHA256()
         hasher.update(bytes)
         return hasher.finalize()
+    }
+
+    private mutating func compressBuffer() {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { block in
+            _ = block.initialize(from: buffer)
+            compress(UnsafeBufferPointer(block))
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Compresses whole blocks (`blocks.count` is a multiple of 64).
+    private mutating func compress(_ blocks: UnsafeBufferPointer<UInt8>) {
+        if useHardware {
+            withUnsafeMutablePointer(to: &state) { words in
+                words.withMemoryRebound(to: UInt32.self, capacity: 8) { casemesh_sha256_blocks_hardware($0, blocks.baseAddress, blocks.count / 64) }
+            }
+            return
+        }
+        var index = 0
+        while index < blocks.count {
+            compress(blocks[index..<(index + 64)])
+            index += 64
+        }
     }
 
     private mutating func compress<C: Collection<UInt8>>(_ block: C) where C.Index == Int {

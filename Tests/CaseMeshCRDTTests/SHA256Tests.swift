@@ -69,6 +69,22 @@ func chunks(of data: [UInt8], at cuts: [Int]) -> [ArraySlice<UInt8>] {
         }
     }
 
+    /// Where the CPU has SHA instructions, full blocks go through them:
+    /// for any bytes fed in any chunking, the digest equals the portable
+    /// code's. (On a CPU without them both sides are the portable code;
+    /// the line below says which ran.)
+    @Test func hardwareBlocksMatchThePortableCode() async {
+        print("SHA256 hardware blocks: \(SHA256.hardware ? "in use" : "not available on this CPU")")
+        await propertyCheck(count: 1000, input: bytesGen(0...1_100), Gen.int(in: 0...1_200).array(of: 0...6)) { data, cuts in
+            var hardware = SHA256(), portable = SHA256(hardware: false)
+            for chunk in chunks(of: data, at: cuts) {
+                hardware.update(Array(chunk))
+                portable.update(Array(chunk))
+            }
+            #expect(hardware.finalize() == portable.finalize(), "\(data.count) bytes")
+        }
+    }
+
     /// `update(_: some Sequence<UInt8>)` accepts any sequence, e.g. bytes
     /// streamed from a reader; fed that way the digest must not change.
     @Test func sequenceInputGivesTheSameDigest() async {
