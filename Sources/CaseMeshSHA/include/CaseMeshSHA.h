@@ -4,6 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// SHA-256's 64 round constants.
+extern const uint32_t casemesh_sha256_k[64];
+
 /// 1 when this CPU has the SHA extensions (x86-64 SHA-NI with SSSE3 and SSE4.1).
 int casemesh_sha256_has_hardware(void);
 
