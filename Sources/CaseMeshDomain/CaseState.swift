@@ -130,8 +130,12 @@ public struct CaseState: Equatable, Sendable {
     }
 
     /// The digest of this case: SHA-256 over its canonical encoding.
-    public var digest: StateDigest {
-        StateDigest.member(key: Array(header.id.rawValue.utf8), content: canonicalBytes)
+    public var digest: StateDigest { Self.digest(of: header.id, canonicalBytes: canonicalBytes) }
+
+    /// The digest of a case from its canonical encoding, for a caller that
+    /// has the encoding already (the store keeps it as the stored state).
+    public static func digest(of id: CaseID, canonicalBytes: [UInt8]) -> StateDigest {
+        StateDigest.member(key: Array(id.rawValue.utf8), content: canonicalBytes)
     }
 }
 

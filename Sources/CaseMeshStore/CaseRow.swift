@@ -19,10 +19,11 @@ struct CaseRow: Sendable {
     var updated_at: Int64
     var created_at: Int64
 
-    init(state: CaseState, digest: StateDigest, now: Int64) {
+    /// `encoded` is the state's encoding (any valid one decodes to it).
+    init(state: CaseState, encoded: [UInt8], digest: StateDigest, now: Int64) {
         id = state.id.rawValue
         number = state.header.number
-        self.state = Data(state.encodedBytes)
+        self.state = Data(encoded)
         self.digest = Data(digest.bytes)
         title = state.title ?? ""
         status = state.status.rawValue
@@ -52,10 +53,20 @@ struct PreparedCase: Sendable {
 
     init(new: CaseState, previous: CaseState?, now: Int64) {
         self.new = new
-        digest = new.digest
-        row = CaseRow(state: new, digest: digest, now: now)
-        let text = CaseRow.searchText(new)
-        changedText = previous.map { CaseRow.searchText($0) != text } ?? true ? text : nil
+        // The canonical encoding serves as the stored one too: it decodes
+        // to the same state, and the digest needs it anyway.
+        let encoded = new.canonicalBytes
+        digest = CaseState.digest(of: new.id, canonicalBytes: encoded)
+        row = CaseRow(state: new, encoded: encoded, digest: digest, now: now)
+        if let previous, previous.causal.store.notes == new.causal.store.notes, previous.title == new.title,
+           previous.text(.problemStatement) == new.text(.problemStatement) {
+            // Most writes leave the searched text alone; the notes compare
+            // in constant time when the write did not touch them (shared storage).
+            changedText = nil
+        } else {
+            let text = CaseRow.searchText(new)
+            changedText = previous.map { CaseRow.searchText($0) != text } ?? true ? text : nil
+        }
     }
 }
 

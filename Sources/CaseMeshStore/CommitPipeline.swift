@@ -13,7 +13,7 @@ struct CommitPipeline: Sendable {
     var pending: [(job: WriteJob, completion: Completion)] = []
     /// A drain is scheduled or running on the preparing queue.
     var draining = false
-    /// Batches handed to the writer and not yet answered.
+    /// Batches handed to the writer and not yet answered (written and published).
     var atWriter = 0
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
     /// The writer state after every batch prepared so far, written or not.
@@ -75,9 +75,8 @@ extension NodeStore {
             var state = start
             let prepared = prepare(batch.map { $0.job }, state: &state, sequence: sequence)
             pipeline.withLock { $0.prepared = state }
-            write(prepared) { results in
+            write(prepared, written: { self.writerSlots.signal() }) { results in
                 for (entry, result) in zip(batch, results) { entry.completion(result) }
-                self.writerSlots.signal()
                 self.pipeline.withLock { $0.atWriter -= 1 }
                 self.resumeIdleWaiters()
             }

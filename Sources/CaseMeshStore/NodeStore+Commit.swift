@@ -405,19 +405,37 @@ extension NodeStore {
 
     // MARK: - Writing a batch (the writer)
 
-    /// Runs a prepared batch's statements in one transaction and, once it
-    /// is durable, publishes what it changed; on the writer's queue, so
-    /// batches are written in the order they were prepared. A storage
-    /// failure fails the whole batch, nothing is acknowledged, and writes
-    /// are refused from then on (later batches prepared on top of this one
-    /// included).
-    func write(_ batch: PreparedBatch, done: @escaping @Sendable ([Result<JobOutcome, StoreError>]) -> Void) {
-        pool.asyncWriteWithoutTransaction { db in done(self.commit(batch, db: db)) }
+    /// Runs a prepared batch's statements in one transaction on the
+    /// writer's queue (so batches are written in the order they were
+    /// prepared), calls `written` as soon as the writer is done with it,
+    /// then publishes what it changed on the publishing queue (in the same
+    /// order; the writer meanwhile goes on with the next batch) and answers
+    /// with `done`. A storage failure fails the whole batch, nothing is
+    /// acknowledged, and writes are refused from then on (later batches
+    /// prepared on top of this one included).
+    func write(_ batch: PreparedBatch, written: @escaping @Sendable () -> Void,
+               done: @escaping @Sendable ([Result<JobOutcome, StoreError>]) -> Void) {
+        pool.asyncWriteWithoutTransaction { db in
+            let outcome = self.commit(batch, db: db)
+            written()
+            self.publishing.async {
+                switch outcome {
+                case let .failure(refusals): done(refusals)
+                case let .success(duration): done(self.publish(batch, written: duration))
+                }
+            }
+        }
     }
 
-    private func commit(_ batch: PreparedBatch, db: Database) -> [Result<JobOutcome, StoreError>] {
+    /// What committing a batch came to: the time it took, or every caller's refusal.
+    private enum CommitOutcome {
+        case success(Duration)
+        case failure([Result<JobOutcome, StoreError>])
+    }
+
+    private func commit(_ batch: PreparedBatch, db: Database) -> CommitOutcome {
         if let failure = writer.withLock({ $0.failure }) {
-            return batch.results.map { _ in .failure(.writeFailed(reason: failure)) }
+            return .failure(batch.results.map { _ in .failure(.writeFailed(reason: failure)) })
         }
         let clock = ContinuousClock()
         let began = clock.now
@@ -434,16 +452,26 @@ extension NodeStore {
             if case let .writeFailed(why)? = error as? StoreError { reason = why } else { reason = Self.classifyWrite(error) }
             logger.error("commit failed; writes refused until restart", metadata: ["node": "\(configuration.replica)", "reason": "\(reason)"])
             writer.withLock { $0.failure = reason }
-            return batch.results.map { _ in .failure(.writeFailed(reason: reason)) }
+            return .failure(batch.results.map { _ in .failure(.writeFailed(reason: reason)) })
         }
-        let written = clock.now - began
+        return .success(clock.now - began)
+    }
+
+    /// Makes a committed batch visible: the caches, the query index, the
+    /// writer state (positions, digests) and the statistics.
+    private func publish(_ batch: PreparedBatch, written: Duration) -> [Result<JobOutcome, StoreError>] {
         fingerprints.withLock { fingerprints in
             for case_ in batch.written { fingerprints[CaseBucket.of(case_.state.id)][case_.state.id] = CaseFingerprint.prefix(case_.digest.bytes) }
         }
         recent.withLock { recent in
             for case_ in batch.written { recent.insert(case_) }
         }
-        writer.withLock { $0 = batch.end }
+        // A later batch may have failed meanwhile: its failure stays.
+        writer.withLock { state in
+            let failure = state.failure
+            state = batch.end
+            state.failure = failure
+        }
         checkpointer.committed()
         statistics.withLock { $0.record(jobs: batch.results.count, work: batch.preparing, total: written) }
         queryIndex.withLock { index in

@@ -37,6 +37,8 @@ public final class NodeStore: Sendable {
     let pipeline: Mutex<CommitPipeline>
     /// Where batches are prepared, one at a time, in order.
     let preparing = DispatchQueue(label: "casemesh.store.prepare")
+    /// Where committed batches are published and answered, in order.
+    let publishing = DispatchQueue(label: "casemesh.store.publish")
     /// At most two prepared batches are at the writer (one written, one
     /// waiting): enough to keep it busy, few enough that batches fill up.
     let writerSlots = DispatchSemaphore(value: 2)
