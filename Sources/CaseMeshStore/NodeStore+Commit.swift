@@ -473,7 +473,7 @@ extension NodeStore {
             state.failure = failure
         }
         checkpointer.committed()
-        statistics.withLock { $0.record(jobs: batch.results.count, work: batch.preparing, total: written) }
+        statistics.withLock { $0.record(jobs: batch.results.count, preparing: batch.preparing, writing: written) }
         queryIndex.withLock { index in
             for case_ in batch.written { index.upsert(case_.columns!) }
         }

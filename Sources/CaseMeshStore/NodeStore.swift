@@ -318,4 +318,3 @@ final class ResultCollector: Sendable {
         if let finished { done(finished) }
     }
 }
-

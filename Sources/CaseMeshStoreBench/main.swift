@@ -227,13 +227,13 @@ print("  durable updates (synchronous FULL, \(writerCount) writers): \(Int(Doubl
 print("    commit latency p50 \(ms(percentile(sortedLatencies, 0.5))), p99 \(ms(percentile(sortedLatencies, 0.99)))")
 let batches = statsAfter.commits - statsBefore.commits
 let batchWrites = statsAfter.writes - statsBefore.writes
-let applyingSeconds = seconds(statsAfter.applying - statsBefore.applying)
-let committingSeconds = seconds(statsAfter.committing - statsBefore.committing)
+let preparingSeconds = seconds(statsAfter.preparing - statsBefore.preparing)
+let writingSeconds = seconds(statsAfter.writing - statsBefore.writing)
 print("    \(batches) transactions, \(String(format: "%.1f", Double(batchWrites) / Double(max(batches, 1)))) writes each; "
-      + "per write: \(String(format: "%.0f", applyingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs preparing, "
-      + "\(String(format: "%.0f", committingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs in the writer (statements and commit); "
-      + "preparing busy \(String(format: "%.0f", applyingSeconds / updateSeconds * 100))%, "
-      + "writer busy \(String(format: "%.0f", committingSeconds / updateSeconds * 100))% of the time")
+      + "per write: \(String(format: "%.0f", preparingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs preparing, "
+      + "\(String(format: "%.0f", writingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs in the writer (statements and commit); "
+      + "preparing busy \(String(format: "%.0f", preparingSeconds / updateSeconds * 100))%, "
+      + "writer busy \(String(format: "%.0f", writingSeconds / updateSeconds * 100))% of the time")
 print("  filtered list query (limit 50): p50 \(ms(percentile(queryTimes, 0.5))), p99 \(ms(percentile(queryTimes, 0.99))) (\(returned) rows over \(queryCount) queries)")
 print("  resident memory: \(mib(rss)) now, \(mib(peak)) peak")
 print("  restart to serving: \(String(format: "%.2f s", restartSeconds))")
