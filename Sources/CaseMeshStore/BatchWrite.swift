@@ -28,16 +28,16 @@ extension Database {
             switch write {
             case let .insertCase(row, rowid, bucket):
                 try run("""
-                    INSERT INTO cases(rowid, id, number, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at, created_at, bucket)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO cases(rowid, id, number, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at, created_at, bucket, slack)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, zeroblob(?))
                     """, [rowid, row.id, row.number, row.state, row.digest, row.title, row.status, row.severity,
-                          row.owning_region, row.owner, row.sla_due_at, row.updated_at, row.created_at, bucket])
+                          row.owning_region, row.owner, row.sla_due_at, row.updated_at, row.created_at, bucket, CaseRow.reservedBytes])
             case let .updateCase(row, rowid):
                 // id, number and creation time never change; leaving them out
-                // keeps the unique id index untouched.
+                // keeps the unique id index untouched. The row's reserve goes.
                 try run("""
                     UPDATE cases SET state = ?, digest = ?, title = ?, status = ?, severity = ?, owning_region = ?,
-                        owner = ?, sla_due_at = ?, updated_at = ? WHERE rowid = ?
+                        owner = ?, sla_due_at = ?, updated_at = ?, slack = NULL WHERE rowid = ?
                     """, [row.state, row.digest, row.title, row.status, row.severity,
                           row.owning_region, row.owner, row.sla_due_at, row.updated_at, rowid])
             case let .search(rowid, title, problem, notes, replacing):

@@ -247,4 +247,24 @@ import CaseMeshDomain
             await store.close()
         }
     }
+
+    /// A new case row carries its reserve of zero bytes until its first
+    /// update drops it, leaving room on the page for the row to grow.
+    @Test func newRowsReserveRoomUntilTheirFirstUpdate() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try openStore(dir, clock: ManualClock(step: 1))
+            let id = try await store.create(draft(title: "Roomy case"), actor: actor).state.id
+            let reserve: @Sendable (NodeStore) throws -> Int? = { store in
+                try store.read { db in try Int.fetchOne(db, sql: "SELECT length(slack) FROM cases WHERE id = ?", arguments: [id.rawValue]) }
+            }
+            #expect(try reserve(store) == CaseRow.reservedBytes)
+            let updated = try await store.execute(.setFields([.owner: .text("Bo")]), on: id, actor: actor)
+            #expect(try reserve(store) == nil)
+            await store.close()
+            let reopened = try openStore(dir, clock: ManualClock(step: 1))
+            #expect(try reopened.caseState(id) == updated.state)
+            #expect(try reopened.integrityCheck().isEmpty)
+            await reopened.close()
+        }
+    }
 }
