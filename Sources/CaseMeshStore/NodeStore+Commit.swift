@@ -24,6 +24,8 @@ struct BatchCases {
     private(set) var stored: [CaseID: BatchCase] = [:]
     /// Ids known not to be stored.
     private(set) var absent: Set<CaseID> = []
+    /// Stored cases whose state does not decode, and why.
+    private(set) var damaged: [CaseID: String] = [:]
     /// The batch's new states, in the order the cases were first changed.
     private(set) var staged: [CaseID: CaseState] = [:]
     private(set) var order: [CaseID] = []
@@ -38,6 +40,10 @@ struct BatchCases {
 
     func knows(_ id: CaseID) -> Bool {
         staged[id] != nil || stored[id] != nil || absent.contains(id)
+    }
+
+    mutating func rememberDamaged(_ id: CaseID, reason: String) {
+        damaged[id] = reason
     }
 
     mutating func remember(_ loaded: BatchCase) {
@@ -144,8 +150,10 @@ extension NodeStore {
             finishBatch(state: &state, start: start, writes: &writes)
         } catch {
             state = start
-            return PreparedBatch(sequence: sequence, writes: [], results: [], end: start, written: [],
-                                 preparing: clock.now - began, failure: Self.classifyWrite(error))
+            let reason = Self.classifyWrite(error)
+            // One answer per job, like any batch: every caller hears of the failure.
+            return PreparedBatch(sequence: sequence, writes: [], results: jobs.map { _ in .failure(.writeFailed(reason: reason)) }, end: start,
+                                 written: [], preparing: clock.now - began, failure: reason)
         }
         // Later batches, prepared before this one is written, must see its cases.
         inflight.withLock { inflight in
@@ -190,7 +198,10 @@ extension NodeStore {
                 cache.rememberAbsent(id)
                 continue
             }
-            cache.remember(BatchCase(row: found.rowid, state: try state.get(), digest: found.digest, columns: nil))
+            switch state {
+            case let .success(state): cache.remember(BatchCase(row: found.rowid, state: state, digest: found.digest, columns: nil))
+            case let .failure(error): cache.rememberDamaged(id, reason: "\(error)")
+            }
         }
     }
 
@@ -303,13 +314,25 @@ extension NodeStore {
 
     /// The case as the batch sees it (its own changes included). Cases the
     /// jobs name are preloaded; anything else is read here.
+    /// A case whose stored state does not decode fails the jobs that need
+    /// it (`.corrupt`); the rest of the batch and the store go on.
     private func loadCase(_ id: CaseID, cache: inout BatchCases) throws -> CaseState? {
+        if let reason = cache.damaged[id] {
+            throw StoreError.corrupt(path: configuration.databasePath, reason: "case \(id) does not decode: \(reason)")
+        }
         if cache.knows(id) { return cache.current(id) }
         if let known = latest(id) {
             cache.remember(known)
             return known.state
         }
-        guard let stored = try pool.read({ db in try db.fetchStoredCase(id) }) else {
+        let stored: (rowid: Int64, state: CaseState, digest: StateDigest)?
+        do {
+            stored = try pool.read { db in try db.fetchStoredCase(id) }
+        } catch let error as CodecError {
+            cache.rememberDamaged(id, reason: "\(error)")
+            return try loadCase(id, cache: &cache)
+        }
+        guard let stored else {
             cache.rememberAbsent(id)
             return nil
         }

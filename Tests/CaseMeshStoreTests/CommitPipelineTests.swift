@@ -1,6 +1,8 @@
 import CaseMeshCRDT
 import CaseMeshDomain
 import Foundation
+import GRDB
+import Synchronization
 import Testing
 @testable import CaseMeshStore
 
@@ -127,4 +129,111 @@ import Testing
             await reopened.close()
         } }
     }
+
+    /// A stored case whose state no longer decodes (a damaged row) fails
+    /// the writes that need it with `.corrupt`, naming the case; writes to
+    /// other cases in the same batches go on, and the row is left as it is.
+    @Test func aCaseThatDoesNotDecodeFailsOnlyItsWrites() async throws {
+        try await withTemporaryDirectory { dir in
+            let clock = ManualClock(step: 1)
+            let first = try openStore(dir, clock: clock)
+            _ = try await first.create(draft(id: "damaged", title: "Damaged case"), actor: actor)
+            _ = try await first.create(draft(id: "healthy", title: "Healthy case"), actor: actor)
+            await first.close()
+            let garbage = Data([0xFF, 0xFE, 0x00, 0x13])
+            try await DatabaseQueue(path: configuration(dir).databasePath).write { db in
+                try db.execute(sql: "UPDATE cases SET state = ? WHERE id = 'damaged'", arguments: [garbage])
+            }
+
+            let store = try openStore(dir, clock: clock)
+            let results = await withTaskGroup(of: (String, StoreError?).self) { group in
+                for index in 0..<20 {
+                    let target = index % 2 == 0 ? "damaged" : "healthy"
+                    group.addTask {
+                        (target, await storeError { try await store.execute(addNote("n\(index)", "note \(index)"), on: caseID(target), actor: actor) })
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            for (target, error) in results {
+                if target == "healthy" {
+                    #expect(error == nil, "\(String(describing: error))")
+                } else if case let .corrupt(_, reason)? = error {
+                    #expect(reason.contains("damaged"), "reason: \(reason)")
+                } else {
+                    Issue.record("expected .corrupt for the damaged case, got \(String(describing: error))")
+                }
+            }
+            #expect(store.writeFailure == nil)
+            #expect(try store.caseState(caseID("healthy"))?.notes.count == 10)
+            _ = try await store.create(draft(title: "Still taking writes"), actor: actor)
+            let stored = try store.read { db in try Data.fetchOne(db, sql: "SELECT state FROM cases WHERE id = 'damaged'") }
+            #expect(stored == garbage)
+            await store.close()
+        }
+    }
+
+    /// When the cases a batch names cannot be read at all (here the index
+    /// on case ids is damaged), the whole batch fails with `.writeFailed`,
+    /// every caller is answered, and the store refuses writes from then on.
+    @Test func aBatchWhoseCasesCannotBeReadFailsWhole() async throws {
+        try await withTemporaryDirectory { dir in
+            let clock = ManualClock(step: 1)
+            let first = try openStore(dir, clock: clock)
+            for index in 0..<30 { _ = try await first.create(draft(id: "case-\(index)", title: "Case \(index)"), actor: actor) }
+            await first.close()
+            let path = configuration(dir).databasePath
+            let root = try await DatabaseQueue(path: path).read { db in
+                try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_cases_1'")
+            }
+            let page = try #require(root)
+            let file = try #require(FileHandle(forUpdatingAtPath: path))
+            try file.seek(toOffset: UInt64(page - 1) * 4_096)
+            try file.write(contentsOf: Data(repeating: 0xAB, count: 4_096))
+            try file.close()
+
+            let store = try openStore(dir, clock: clock)
+            // A caller left without an answer would wait forever: give up after 30 s.
+            let answered = await firstOf(seconds: 30) {
+                await withTaskGroup(of: StoreError?.self) { group in
+                    for index in 0..<8 {
+                        group.addTask { await storeError { try await store.execute(addNote("n", "note"), on: caseID("case-\(index)"), actor: actor) } }
+                    }
+                    return await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+            let errors = try #require(answered, "the writers were never answered")
+            #expect(errors.count == 8)
+            for error in errors {
+                switch error {
+                case .writeFailed?, .readOnly?: break
+                default: Issue.record("expected .writeFailed or .readOnly, got \(String(describing: error))")
+                }
+            }
+            #expect(store.writeFailure != nil)
+            await store.close()
+        }
+    }
+}
+
+/// `body`'s result, or nil if it takes longer than `seconds` (it is then
+/// left running: a test must not hang on a caller that is never answered).
+func firstOf<T: Sendable>(seconds: Int, _ body: @escaping @Sendable () async -> T) async -> T? {
+    let once = Once()
+    return await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
+        Task {
+            let value = await body()
+            if once.claim() { continuation.resume(returning: value) }
+        }
+        Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            if once.claim() { continuation.resume(returning: nil) }
+        }
+    }
+}
+
+/// True for the first caller of `claim()` only.
+final class Once: Sendable {
+    private let claimed = Mutex(false)
+    func claim() -> Bool { claimed.withLock { done in defer { done = true }; return !done } }
 }
