@@ -39,7 +39,7 @@ struct BatchCases {
     }
 
     func knows(_ id: CaseID) -> Bool {
-        staged[id] != nil || stored[id] != nil || absent.contains(id)
+        staged[id] != nil || stored[id] != nil || absent.contains(id) || damaged[id] != nil
     }
 
     mutating func rememberDamaged(_ id: CaseID, reason: String) {
@@ -125,8 +125,9 @@ extension NodeStore {
     // MARK: - Preparing a batch (outside the writer)
 
     /// Works out a batch from `state` (the state after every batch prepared
-    /// before it, written or not), advancing it. Jobs the domain refuses
-    /// fail alone; a case that cannot be read fails the whole batch.
+    /// before it, written or not), advancing it. Jobs the domain refuses,
+    /// and jobs on a case whose stored state does not decode, fail alone;
+    /// a read that fails outright (an I/O error) fails the whole batch.
     func prepare(_ jobs: [WriteJob], state: inout WriterState, sequence: UInt64) -> PreparedBatch {
         let clock = ContinuousClock()
         let began = clock.now
@@ -187,13 +188,18 @@ extension NodeStore {
             case let .catchUp(states, _): for state in states { want(state.id) }
             }
         }
-        guard !wanted.isEmpty else { return }
-        let ids = wanted
+        try readCases(wanted, into: &cache)
+    }
+
+    /// Reads `ids` from the table in one snapshot and decodes them on every
+    /// core; each becomes known to the batch as stored, absent or damaged.
+    private func readCases(_ ids: [CaseID], into cache: inout BatchCases) throws {
+        guard !ids.isEmpty else { return }
         let stored = try pool.read { db in try ids.map { try db.fetchStoredCaseBytes($0) } }
         let decoded = Parallel.map(stored.count) { index in
             stored[index].map { found in Result { try CaseState(decoding: found.state) } }
         }
-        for (index, id) in wanted.enumerated() {
+        for (index, id) in ids.enumerated() {
             guard let found = stored[index], let state = decoded[index] else {
                 cache.rememberAbsent(id)
                 continue
@@ -313,31 +319,17 @@ extension NodeStore {
     }
 
     /// The case as the batch sees it (its own changes included). Cases the
-    /// jobs name are preloaded; anything else is read here.
-    /// A case whose stored state does not decode fails the jobs that need
-    /// it (`.corrupt`); the rest of the batch and the store go on.
+    /// jobs name are preloaded; anything else is read here. A case whose
+    /// stored state does not decode fails the jobs that need it
+    /// (`.corrupt`); the rest of the batch and the store go on.
     private func loadCase(_ id: CaseID, cache: inout BatchCases) throws -> CaseState? {
+        if !cache.knows(id) {
+            if let known = latest(id) { cache.remember(known) } else { try readCases([id], into: &cache) }
+        }
         if let reason = cache.damaged[id] {
             throw StoreError.corrupt(path: configuration.databasePath, reason: "case \(id) does not decode: \(reason)")
         }
-        if cache.knows(id) { return cache.current(id) }
-        if let known = latest(id) {
-            cache.remember(known)
-            return known.state
-        }
-        let stored: (rowid: Int64, state: CaseState, digest: StateDigest)?
-        do {
-            stored = try pool.read { db in try db.fetchStoredCase(id) }
-        } catch let error as CodecError {
-            cache.rememberDamaged(id, reason: "\(error)")
-            return try loadCase(id, cache: &cache)
-        }
-        guard let stored else {
-            cache.rememberAbsent(id)
-            return nil
-        }
-        cache.remember(BatchCase(row: stored.rowid, state: stored.state, digest: stored.digest, columns: nil))
-        return stored.state
+        return cache.current(id)
     }
 
     /// The next number of this node's region, e.g. `EMEA-000124`.
@@ -462,20 +454,21 @@ extension NodeStore {
         }
         let clock = ContinuousClock()
         let began = clock.now
-        do {
-            if let failure = batch.failure { throw StoreError.writeFailed(reason: failure) }
-            if !batch.writes.isEmpty {
+        var failure = batch.failure
+        if failure == nil, !batch.writes.isEmpty {
+            do {
                 try db.inTransaction {
                     try db.run(batch.writes)
                     return .commit
                 }
+            } catch {
+                failure = Self.classifyWrite(error)
             }
-        } catch {
-            let reason: String
-            if case let .writeFailed(why)? = error as? StoreError { reason = why } else { reason = Self.classifyWrite(error) }
-            logger.error("commit failed; writes refused until restart", metadata: ["node": "\(configuration.replica)", "reason": "\(reason)"])
-            writer.withLock { $0.failure = reason }
-            return .failure(batch.results.map { _ in .failure(.writeFailed(reason: reason)) })
+        }
+        if let failure {
+            logger.error("commit failed; writes refused until restart", metadata: ["node": "\(configuration.replica)", "reason": "\(failure)"])
+            writer.withLock { $0.failure = failure }
+            return .failure(batch.results.map { _ in .failure(.writeFailed(reason: failure)) })
         }
         return .success(clock.now - began)
     }
