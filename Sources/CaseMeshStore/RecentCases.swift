@@ -2,26 +2,63 @@ import CaseMeshCRDT
 import CaseMeshDomain
 
 /// A bounded map of recently written cases (row, state, digest). When full,
-/// an eighth of the entries (arbitrary ones) make room: the cases being
-/// worked right now are written again soon and come back.
+/// the case written longest ago makes room: the cases being worked right
+/// now are the ones written again soon.
+///
+/// Why not evict arbitrary entries (say, the first ones the map iterates):
+/// those are the entries in the lowest hash buckets, so the upper buckets
+/// were never emptied and filled up into long runs, and every lookup of a
+/// case not held here (nearly all of them, over a million cases) walked such
+/// a run, comparing ids all the way.
 public struct RecentCases: Sendable {
     public static let defaultCapacity = 4_096
     let capacity: Int
-    private var cases: [CaseID: BatchCase] = [:]
+    private var cases: [CaseID: Slot] = [:]
+    /// Cases in the order they were written, each with the stamp of that
+    /// write. A case written again has a newer entry; its older ones are
+    /// stale (their stamp no longer matches) and are skipped.
+    private var order: [(id: CaseID, stamp: UInt64)] = []
+    /// Entries of `order` before this one are used up.
+    private var head = 0
+    private var stamp: UInt64 = 0
+
+    private struct Slot: Sendable {
+        var written: BatchCase
+        var stamp: UInt64
+    }
 
     init(capacity: Int) { self.capacity = max(capacity, 1) }
 
-    subscript(id: CaseID) -> BatchCase? { cases[id] }
+    subscript(id: CaseID) -> BatchCase? { cases[id]?.written }
 
     var count: Int { cases.count }
 
     mutating func insert(_ written: BatchCase) {
         let id = written.state.id
-        // One lookup per insert: a case already here is replaced in place;
-        // a new one that overfills the map makes room, sparing itself.
-        guard cases.updateValue(BatchCase(row: written.row, state: written.state, digest: written.digest, columns: nil), forKey: id) == nil,
-              cases.count > capacity else { return }
-        let victims = cases.keys.lazy.filter { $0 != id }.prefix(max(capacity / 8, 1))
-        for victim in Array(victims) { cases[victim] = nil }
+        stamp &+= 1
+        cases[id] = Slot(written: BatchCase(row: written.row, state: written.state, digest: written.digest, columns: nil), stamp: stamp)
+        order.append((id, stamp))
+        while cases.count > capacity { evictOldest() }
+        if head >= capacity {
+            order.removeFirst(head)
+            head = 0
+        }
+        // Cases written over and over leave stale entries behind; keep
+        // `order` within a small multiple of the map.
+        if order.count > 4 * capacity + 64 {
+            order = order.filter { entry in cases[entry.id]?.stamp == entry.stamp }
+            head = 0
+        }
+    }
+
+    private mutating func evictOldest() {
+        while head < order.count {
+            let oldest = order[head]
+            head += 1
+            if cases[oldest.id]?.stamp == oldest.stamp {
+                cases[oldest.id] = nil
+                return
+            }
+        }
     }
 }

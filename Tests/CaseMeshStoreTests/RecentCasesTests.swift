@@ -54,13 +54,28 @@ import Testing
         return BatchCase(row: row, state: CaseState(header: header), digest: .zero, columns: nil)
     }
 
-    @Test func aNewCaseThatOverfillsTheMapStaysAndTheMapShrinks() throws {
+    @Test func aNewCaseThatOverfillsTheMapEvictsTheOldest() throws {
         var recent = RecentCases(capacity: 16)
         for row in 1...16 { recent.insert(try Self.written("c\(row)", row: Int64(row))) }
         #expect(recent.count == 16)
         recent.insert(try Self.written("c17", row: 17))
-        // An eighth (two) made room; the newcomer is never the one evicted.
-        #expect(recent.count == 15)
+        #expect(recent.count == 16)
+        #expect(recent[try CaseID("c1")] == nil)
+        #expect(recent[try CaseID("c2")]?.row == 2)
+        #expect(recent[try CaseID("c17")]?.row == 17)
+    }
+
+    @Test func aCaseWrittenAgainIsEvictedLast() throws {
+        var recent = RecentCases(capacity: 16)
+        for row in 1...16 { recent.insert(try Self.written("c\(row)", row: Int64(row))) }
+        // c1 written over and over: its older positions are stale, not evicted.
+        for round in 1...1_000 { recent.insert(try Self.written("c1", row: Int64(1_000 + round))) }
+        for row in 17...31 { recent.insert(try Self.written("c\(row)", row: Int64(row))) }
+        #expect(recent.count == 16)
+        #expect(recent[try CaseID("c1")]?.row == 2_000)
+        for row in 2...16 { #expect(recent[try CaseID("c\(row)")] == nil) }
+        recent.insert(try Self.written("c32", row: 32))
+        #expect(recent[try CaseID("c1")] == nil)
         #expect(recent[try CaseID("c17")]?.row == 17)
     }
 
