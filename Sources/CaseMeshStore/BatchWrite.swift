@@ -10,8 +10,10 @@ enum BatchWrite: Sendable {
     /// A new case, with the row id the batch gave it.
     case insertCase(CaseRow, rowid: Int64, bucket: Int)
     case updateCase(CaseRow, rowid: Int64)
-    /// The case's full-text entry; `replacing` when it had one.
-    case search(rowid: Int64, title: String, problem: String, notes: String, replacing: Bool)
+    /// The case's full-text document (title, problem statement); `replacing` when it had one.
+    case caseText(rowid: Int64, title: String, problem: String, replacing: Bool)
+    /// One note's full-text entry, replacing any it had; `text` nil drops it.
+    case noteText(caseRow: Int64, note: String, text: String?)
     case appendLog(origin: String, counter: Int64, caseID: String, delta: Data, committedAt: Int64)
     /// Drops `origin`'s log entries below `counter`.
     case trimLog(origin: String, below: Int64)
@@ -40,9 +42,20 @@ extension Database {
                         owner = ?, sla_due_at = ?, updated_at = ?, slack = NULL WHERE rowid = ?
                     """, [row.state, row.digest, row.title, row.status, row.severity,
                           row.owning_region, row.owner, row.sla_due_at, row.updated_at, rowid])
-            case let .search(rowid, title, problem, notes, replacing):
-                if replacing { try run("DELETE FROM case_search WHERE rowid = ?", [rowid]) }
-                try run("INSERT INTO case_search(rowid, title, problem, notes) VALUES (?, ?, ?, ?)", [rowid, title, problem, notes])
+            case let .caseText(rowid, title, problem, replacing):
+                if replacing { try run("DELETE FROM case_text WHERE rowid = ?", [rowid]) }
+                try run("INSERT INTO case_text(rowid, title, problem) VALUES (?, ?, ?)", [rowid, title, problem])
+            case let .noteText(caseRow, note, text):
+                // Written whether or not the note was indexed before, so an
+                // index that disagrees with the cases heals instead of
+                // failing the batch.
+                try run("DELETE FROM note_text WHERE rowid = (SELECT rowid FROM case_notes WHERE case_row = ? AND note_id = ?)", [caseRow, note])
+                if let text {
+                    try run("INSERT INTO case_notes(case_row, note_id) VALUES (?, ?) ON CONFLICT(case_row, note_id) DO NOTHING", [caseRow, note])
+                    try run("INSERT INTO note_text(rowid, text) SELECT rowid, ? FROM case_notes WHERE case_row = ? AND note_id = ?", [text, caseRow, note])
+                } else {
+                    try run("DELETE FROM case_notes WHERE case_row = ? AND note_id = ?", [caseRow, note])
+                }
             case let .appendLog(origin, counter, caseID, delta, committedAt):
                 try run("INSERT INTO delta_log(origin, counter, case_id, delta, committed_at) VALUES (?, ?, ?, ?, ?)",
                         [origin, counter, caseID, delta, committedAt])

@@ -66,8 +66,8 @@ extension NodeStore {
             after = position
         }
         let positions: [QueryIndex.Position]
-        if let text = query.text.map(Self.ftsQuery), !text.isEmpty {
-            positions = try searchPositions(query, text: text, after: after)
+        if let phrases = query.text.map(Self.ftsPhrases), !phrases.isEmpty {
+            positions = try searchPositions(query, phrases: phrases, after: after)
         } else {
             positions = indexPositions(query, after: after)
         }
@@ -102,9 +102,16 @@ extension NodeStore {
         }
     }
 
-    private func searchPositions(_ query: CaseQuery, text: String, after: QueryIndex.Position?) throws(StoreError) -> [QueryIndex.Position] {
-        var conditions = ["c.rowid IN (SELECT rowid FROM case_search WHERE case_search MATCH ?)"]
-        var arguments: StatementArguments = [text]
+    /// Every phrase must occur in the case: in its title or problem
+    /// statement, or in one of its notes.
+    private func searchPositions(_ query: CaseQuery, phrases: [String], after: QueryIndex.Position?) throws(StoreError) -> [QueryIndex.Position] {
+        var conditions: [String] = []
+        var arguments = StatementArguments()
+        for phrase in phrases {
+            conditions.append("c.rowid IN (SELECT rowid FROM case_text WHERE case_text MATCH ? UNION "
+                + "SELECT case_row FROM case_notes WHERE rowid IN (SELECT rowid FROM note_text WHERE note_text MATCH ?))")
+            _ = arguments.append(contentsOf: [phrase, phrase])
+        }
         if let status = query.status { conditions.append("c.status = ?"); _ = arguments.append(contentsOf: [status.rawValue]) }
         if let severity = query.severity { conditions.append("c.severity = ?"); _ = arguments.append(contentsOf: [severity.rawValue]) }
         if let region = query.region { conditions.append("c.owning_region = ?"); _ = arguments.append(contentsOf: [region.rawValue]) }
@@ -142,12 +149,30 @@ extension NodeStore {
         return rowids.compactMap { rows[$0] }
     }
 
-    /// Quotes every word so user input cannot inject FTS5 syntax.
-    static func ftsQuery(_ text: String) -> String {
+    /// The words of a search, each quoted as an FTS5 phrase so user input
+    /// cannot inject FTS5 syntax. Words the tokenizer reads as no word at
+    /// all (`+`, `*`) are left out, as FTS5 itself ignores them beside real
+    /// words; a search of nothing but such words keeps them, and finds
+    /// nothing.
+    static func ftsPhrases(_ text: String) -> [String] {
         // FTS5 reads the query as a C string: control characters (NUL above
         // all) separate words rather than end the query.
-        text.split(whereSeparator: { $0.isWhitespace || $0.unicodeScalars.allSatisfy { $0.properties.generalCategory == .control } }).map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-            .joined(separator: " ")
+        let words = text.split(whereSeparator: { $0.isWhitespace || $0.unicodeScalars.allSatisfy { $0.properties.generalCategory == .control } })
+        let phrases = words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        let worded = zip(words, phrases).filter { word, _ in word.unicodeScalars.contains(where: isTokenCharacter) }.map(\.1)
+        return worded.isEmpty ? phrases : worded
+    }
+
+    /// The characters FTS5's `unicode61` tokenizer keeps in tokens by
+    /// default (categories L*, N* and Co); all others separate them.
+    private static func isTokenCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+             .decimalNumber, .letterNumber, .otherNumber, .privateUse:
+            return true
+        default:
+            return false
+        }
     }
 
     static func encodeCursor(_ position: QueryIndex.Position) -> String {

@@ -43,11 +43,6 @@ struct CaseRow: Sendable {
         updated_at = Int64(clamping: state.updatedAt.wallMillis)
         created_at = Int64(clamping: state.header.createdAt.wallMillis)
     }
-
-    /// The text full-text search covers.
-    static func searchText(_ state: CaseState) -> (title: String, problem: String, notes: String) {
-        (state.title ?? "", state.text(.problemStatement) ?? "", state.notes.map { $0.text }.joined(separator: "\n"))
-    }
 }
 
 /// What writing a changed case needs that depends only on its old and new
@@ -57,8 +52,8 @@ struct PreparedCase: Sendable {
     var new: CaseState
     var digest: StateDigest
     var row: CaseRow
-    /// The new search text, when it differs from the old (or the case is new).
-    var changedText: (title: String, problem: String, notes: String)?
+    /// What the write changed in the searched text.
+    var search: SearchText
 
     init(new: CaseState, previous: CaseState?, now: Int64) {
         self.new = new
@@ -67,15 +62,7 @@ struct PreparedCase: Sendable {
         let encoded = new.canonicalBytes
         digest = CaseState.digest(of: new.id, canonicalBytes: encoded)
         row = CaseRow(state: new, encoded: encoded, digest: digest, now: now)
-        if let previous, previous.causal.store.notes == new.causal.store.notes, previous.title == new.title,
-           previous.text(.problemStatement) == new.text(.problemStatement) {
-            // Most writes leave the searched text alone; the notes compare
-            // in constant time when the write did not touch them (shared storage).
-            changedText = nil
-        } else {
-            let text = CaseRow.searchText(new)
-            changedText = previous.map { CaseRow.searchText($0) != text } ?? true ? text : nil
-        }
+        search = SearchText(new: new, previous: previous)
     }
 }
 

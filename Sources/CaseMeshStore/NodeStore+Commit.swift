@@ -378,9 +378,7 @@ extension NodeStore {
             writes.append(.insertCase(row, rowid: rowid, bucket: bucket))
             state.caseCount += 1
         }
-        if let text = prepared.changedText {
-            writes.append(.search(rowid: rowid, title: text.title, problem: text.problem, notes: text.notes, replacing: previous != nil))
-        }
+        writes.append(contentsOf: prepared.search.writes(rowid: rowid, isNewCase: previous == nil))
         if let previous {
             state.digest.toggle(previous.digest)
             state.bucketDigests[bucket].toggle(previous.digest)

@@ -1,5 +1,6 @@
 import CaseMeshDomain
 import CaseMeshReplication
+import Foundation
 import GRDB
 
 /// The database schema. Migrations are append-only: a shipped migration is
@@ -95,6 +96,40 @@ enum Schema {
         // Room for a case row to grow into (see `CaseRow.reservedBytes`).
         migrator.registerMigration("v4") { db in
             try db.execute(sql: "ALTER TABLE cases ADD COLUMN slack BLOB")
+        }
+        // Full-text search per note: `case_search` held all of a case's notes
+        // in one column, so every note added re-indexed (and first
+        // un-indexed) the text of all the case's notes. Now a case's title
+        // and problem statement are one document and each note is one of its
+        // own, found through `case_notes`.
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE case_text USING fts5(title, problem, tokenize = 'unicode61');
+                INSERT INTO case_text(rowid, title, problem) SELECT rowid, title, problem FROM case_search;
+                DROP TABLE case_search;
+                CREATE TABLE case_notes (
+                    rowid INTEGER PRIMARY KEY,
+                    case_row INTEGER NOT NULL,
+                    note_id TEXT NOT NULL,
+                    UNIQUE (case_row, note_id)
+                );
+                CREATE VIRTUAL TABLE note_text USING fts5(text, tokenize = 'unicode61');
+                """)
+            let cases = try Row.fetchCursor(db, sql: "SELECT rowid, id, state FROM cases")
+            while let row = try cases.next() {
+                let rowid: Int64 = row[0]
+                let state: CaseState
+                do {
+                    state = try row.withUnsafeData(atIndex: 2) { data in try CaseState(decoding: [UInt8](data ?? Data())) }
+                } catch {
+                    // A damaged row fails its own writes (`.corrupt`); it must not stop the upgrade.
+                    continue
+                }
+                for (id, text) in SearchText.noteTexts(state) {
+                    try db.execute(sql: "INSERT INTO case_notes(case_row, note_id) VALUES (?, ?)", arguments: [rowid, id.rawValue])
+                    try db.execute(sql: "INSERT INTO note_text(rowid, text) VALUES (last_insert_rowid(), ?)", arguments: [text])
+                }
+            }
         }
         return migrator
     }
