@@ -180,13 +180,20 @@ public struct ByteWriter: ~Copyable {
     public mutating func write(string: String) {
         // Canonical bytes must be equal for strings Swift considers equal, so
         // non-ASCII text is written in Unicode NFC there.
-        if canonical && !string.utf8.allSatisfy({ $0 < 0x80 }) {
+        if canonical && !Self.isASCII(string) {
             writeUTF8(string.precomposedStringWithCanonicalMapping)
         } else if text.isEnabled {
             writeShared(string)
         } else {
             writeUTF8(string)
         }
+    }
+
+    /// Whether `string` is all ASCII, eight bytes at a time where its UTF-8
+    /// is contiguous (native strings): a case's notes are most of its bytes,
+    /// and the canonical encoding checks every one of them on every write.
+    static func isASCII(_ string: String) -> Bool {
+        string.utf8.withContiguousStorageIfAvailable(ByteReader.isASCII) ?? string.utf8.allSatisfy { $0 < 0x80 }
     }
 
     /// A reference to an earlier copy of `string`, or `string` itself (which

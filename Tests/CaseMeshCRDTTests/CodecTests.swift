@@ -346,6 +346,21 @@ func damageOnce(_ bytes: inout [UInt8], using rng: inout SplitMix64) {
         }
     }
 
+    /// The writer's check of a string (for the canonical encoding's NFC
+    /// step) agrees with a byte-by-byte look, wherever the non-ASCII
+    /// character is and however the string is stored.
+    @Test(arguments: 0...20)
+    func theWritersCheckSeesANonASCIICharacterAnywhere(length: Int) {
+        let plain = String(repeating: "a", count: length)
+        #expect(ByteWriter.isASCII(plain))
+        for position in 0...length {
+            let text = String(plain.prefix(position)) + "é" + String(plain.dropFirst(position))
+            #expect(!ByteWriter.isASCII(text), "é at \(position) of \(length)")
+            let bridged = text.utf16.map { $0 }.withUnsafeBufferPointer { String(decoding: $0, as: UTF16.self) }
+            #expect(!ByteWriter.isASCII(bridged))
+        }
+    }
+
     /// Text read back whole, ASCII or not, and malformed UTF-8 refused, at
     /// lengths around the eight-byte steps.
     @Test(arguments: [1, 7, 8, 9, 15, 16, 17, 31])
