@@ -209,19 +209,6 @@ public struct DotMap<Key: Hashable & Comparable & Sendable, Store: DotStore>: Do
     /// Entries already sorted by key, unique and non-empty (decoders, mutators).
     init(sortedEntries: [Entry]) { entries = sortedEntries }
 
-    /// Entries read back in key order from elsewhere (a store keeps a map's
-    /// entries as rows of their own): checked, not sorted.
-    public init(orderedEntries pairs: [(key: Key, store: Store)]) throws(CodecError) {
-        var entries: [Entry] = []
-        entries.reserveCapacity(pairs.count)
-        for (key, store) in pairs {
-            if let last = entries.last, !(last.key < key) { throw .invalidValue("map entries out of order or repeated") }
-            if store.isBottom { throw .invalidValue("empty entry in a map") }
-            entries.append(Entry(key: key, store: store))
-        }
-        self.init(sortedEntries: entries)
-    }
-
     public var isBottom: Bool { entries.isEmpty }
     public var count: Int { entries.count }
     /// The keys, in order.

@@ -12,8 +12,6 @@ enum BatchWrite: Sendable {
     case updateCase(CaseRow, rowid: Int64)
     /// The case's full-text document (title, problem statement); `replacing` when it had one.
     case caseText(rowid: Int64, title: String, problem: String, replacing: Bool)
-    /// One note's register (see `StoredCase`); nil deletes it.
-    case noteState(caseRow: Int64, note: String, entry: Data?)
     /// One note's full-text entry, replacing any it had; `text` nil drops it.
     case noteText(caseRow: Int64, note: String, text: String?)
     case appendLog(origin: String, counter: Int64, caseID: String, delta: Data, committedAt: Int64)
@@ -47,13 +45,6 @@ extension Database {
             case let .caseText(rowid, title, problem, replacing):
                 if replacing { try run("DELETE FROM case_text WHERE rowid = ?", [rowid]) }
                 try run("INSERT INTO case_text(rowid, title, problem) VALUES (?, ?, ?)", [rowid, title, problem])
-            case let .noteState(caseRow, note, entry):
-                if let entry {
-                    try run("INSERT INTO note_states(case_row, note_id, entry) VALUES (?, ?, ?) ON CONFLICT(case_row, note_id) DO UPDATE SET entry = excluded.entry",
-                            [caseRow, note, entry])
-                } else {
-                    try run("DELETE FROM note_states WHERE case_row = ? AND note_id = ?", [caseRow, note])
-                }
             case let .noteText(caseRow, note, text):
                 // Written whether or not the note was indexed before, so an
                 // index that disagrees with the cases heals instead of

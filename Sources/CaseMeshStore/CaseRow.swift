@@ -28,7 +28,7 @@ struct CaseRow: Sendable {
     /// neighbours') next updates. A fill factor, in effect.
     static let reservedBytes = 256
 
-    /// `encoded` is what the row stores of the state (see `StoredCase`).
+    /// `encoded` is the state's encoding (any valid one decodes to it).
     init(state: CaseState, encoded: [UInt8], digest: StateDigest, now: Int64) {
         id = state.id.rawValue
         number = state.header.number
@@ -54,16 +54,15 @@ struct PreparedCase: Sendable {
     var row: CaseRow
     /// What the write changed in the searched text.
     var search: SearchText
-    /// The note rows to write (a register) or delete (nil).
-    var notes: [(id: NoteID, entry: [UInt8]?)]
 
     init(new: CaseState, previous: CaseState?, now: Int64) {
         self.new = new
-        let canonical = new.canonicalBytes
-        digest = CaseState.digest(of: new.id, canonicalBytes: canonical)
-        row = CaseRow(state: new, encoded: StoredCase.rowBytes(new, canonical: canonical), digest: digest, now: now)
+        // The canonical encoding serves as the stored one too: it decodes
+        // to the same state, and the digest needs it anyway.
+        let encoded = new.canonicalBytes
+        digest = CaseState.digest(of: new.id, canonicalBytes: encoded)
+        row = CaseRow(state: new, encoded: encoded, digest: digest, now: now)
         search = SearchText(new: new, previous: previous)
-        notes = StoredCase.noteChanges(from: previous, to: new)
     }
 }
 

@@ -12,20 +12,19 @@ extension Database {
     }
 
     /// A case's row id, decoded state and digest: the three columns the
-    /// write path needs (and its note rows), without decoding the whole record.
+    /// write path needs, read without decoding the whole record.
     func fetchStoredCase(_ id: CaseID) throws -> (rowid: Int64, state: CaseState, digest: StateDigest)? {
         guard let stored = try fetchStoredCaseBytes(id) else { return nil }
-        return (stored.rowid, try stored.decode(), stored.digest)
+        return (stored.rowid, try CaseState(decoding: stored.state), stored.digest)
     }
 
-    /// The same, still encoded (so it can be decoded elsewhere).
-    func fetchStoredCaseBytes(_ id: CaseID) throws -> StoredCase? {
+    /// The same, with the state still encoded (so it can be decoded elsewhere).
+    func fetchStoredCaseBytes(_ id: CaseID) throws -> (rowid: Int64, state: [UInt8], digest: StateDigest)? {
         guard let row = try Row.fetchOne(cachedStatement(sql: "SELECT rowid, state, digest FROM cases WHERE id = ?"),
                                          arguments: [id.rawValue]) else { return nil }
-        let rowid: Int64 = row[0]
         let state = try row.withUnsafeData(atIndex: 1) { data in [UInt8](data ?? Data()) }
         let digest: Data = row[2]
-        return StoredCase(rowid: rowid, state: state, digest: StateDigest(bytes: [UInt8](digest)), notes: try fetchNoteRows(caseRow: rowid))
+        return (row[0], state, StateDigest(bytes: [UInt8](digest)))
     }
 
     /// `?, ?, …` for an `IN (…)` list of `count` values.

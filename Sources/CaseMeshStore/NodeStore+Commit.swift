@@ -197,7 +197,7 @@ extension NodeStore {
         guard !ids.isEmpty else { return }
         let stored = try pool.read { db in try ids.map { try db.fetchStoredCaseBytes($0) } }
         let decoded = Parallel.map(stored.count) { index in
-            stored[index].map { found in Result { try found.decode() } }
+            stored[index].map { found in Result { try CaseState(decoding: found.state) } }
         }
         for (index, id) in ids.enumerated() {
             guard let found = stored[index], let state = decoded[index] else {
@@ -378,7 +378,6 @@ extension NodeStore {
             writes.append(.insertCase(row, rowid: rowid, bucket: bucket))
             state.caseCount += 1
         }
-        for note in prepared.notes { writes.append(.noteState(caseRow: rowid, note: note.id.rawValue, entry: note.entry.map { Data($0) })) }
         writes.append(contentsOf: prepared.search.writes(rowid: rowid, isNewCase: previous == nil))
         if let previous {
             state.digest.toggle(previous.digest)

@@ -41,12 +41,12 @@ extension NodeStore: ReplicaLog {
         return result
     }
 
-    /// The states of `ids` (those stored), encoded whole, in id order.
     public func encodedCases(_ ids: [CaseID]) throws -> [[UInt8]] {
         guard !ids.isEmpty else { return [] }
         return try read { db in
-            try Set(ids).sorted().compactMap { id in try db.fetchStoredCaseBytes(id) }
-                .map { stored in stored.notes.isEmpty ? stored.state : try stored.decode().encodedBytes }
+            try Data.fetchAll(db, sql: "SELECT state FROM cases WHERE id IN (\(Database.placeholders(ids.count))) ORDER BY id",
+                              arguments: StatementArguments(ids.map(\.rawValue)))
+                .map { [UInt8]($0) }
         }
     }
 }

@@ -131,42 +131,6 @@ enum Schema {
                 }
             }
         }
-        // Notes in rows of their own (see `StoredCase`): a note added writes
-        // that note, not every note of its case.
-        migrator.registerMigration("v6") { db in
-            try db.execute(sql: """
-                CREATE TABLE note_states (
-                    case_row INTEGER NOT NULL,
-                    note_id TEXT NOT NULL CHECK (length(note_id) BETWEEN 1 AND 64),
-                    entry BLOB NOT NULL,
-                    PRIMARY KEY (case_row, note_id)
-                ) WITHOUT ROWID;
-                """)
-            // In chunks of row ids, so a large store is never held in memory.
-            var after: Int64 = 0
-            while true {
-                let rows = try Row.fetchAll(db, sql: "SELECT rowid, state FROM cases WHERE rowid > ? ORDER BY rowid LIMIT 1000", arguments: [after])
-                guard let last = rows.last else { break }
-                after = last[0]
-                for row in rows {
-                    let state: CaseState
-                    do {
-                        state = try row.withUnsafeData(atIndex: 1) { data in try CaseState(decoding: [UInt8](data ?? Data())) }
-                    } catch {
-                        continue  // a damaged row fails its own writes (`.corrupt`); it must not stop the upgrade
-                    }
-                    let notes = state.causal.store.notes
-                    guard !notes.isBottom else { continue }
-                    let rowid: Int64 = row[0]
-                    try db.execute(sql: "UPDATE cases SET state = ? WHERE rowid = ?",
-                                   arguments: [Data(StoredCase.rowBytes(state, canonical: [])), rowid])
-                    for entry in notes.entries {
-                        try db.execute(sql: "INSERT INTO note_states(case_row, note_id, entry) VALUES (?, ?, ?)",
-                                       arguments: [rowid, entry.key.rawValue, Data(entry.store.encodedBytes)])
-                    }
-                }
-            }
-        }
         return migrator
     }
 }
