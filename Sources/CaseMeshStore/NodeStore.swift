@@ -75,6 +75,8 @@ public final class NodeStore: Sendable {
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(durability.pragma)")
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.walPages)")
+                // Applied when the writer starts the log over (see `walFileLimitBytes`).
+                try db.execute(sql: "PRAGMA journal_size_limit = \(max(configuration.walFileLimitBytes, 0))")
             }
             try Schema.migrator.migrate(pool)
         } catch {

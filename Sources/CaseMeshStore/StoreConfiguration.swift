@@ -39,6 +39,11 @@ public struct StoreConfiguration: Sendable {
     public var maxClockOffsetMillis: UInt64
     /// Recently written cases kept decoded in memory (see `RecentCases`).
     public var recentCases: Int = RecentCases.defaultCapacity
+    /// The size the write-ahead log file is cut back to once its pages are
+    /// in the database. SQLite otherwise keeps the file at the largest size
+    /// it ever reached: one large transaction (an upgrade, a catch-up)
+    /// would hold that much disk for good.
+    public var walFileLimitBytes: Int = 64 * 1024 * 1024
 
     public init(dataDirectory: String, replica: ReplicaID, region: Region, durability: Durability = .full,
                 deltaLogRetention: Int = 100_000, maxClockOffsetMillis: UInt64 = 500) {

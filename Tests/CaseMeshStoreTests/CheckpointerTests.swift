@@ -34,6 +34,40 @@ import Testing
         }
     }
 
+    /// After a large transaction the log file is cut back to the limit once
+    /// its pages are copied and the writer starts the log over; SQLite would
+    /// otherwise keep the file at its largest size.
+    @Test func theLogFileShrinksBackAfterALargeTransaction() async throws {
+        try await withTemporaryDirectory { dir in
+            var settings = configuration(dir, durability: .full)
+            settings.walFileLimitBytes = 128 * 1024
+            let store = try NodeStore.open(settings, wallClock: ManualClock(step: 1).wallClock, logger: testLogger)
+            let walPath = settings.databasePath + "-wal"
+            func walSize() -> Int { ((try? FileManager.default.attributesOfItem(atPath: walPath))?[.size] as? Int) ?? 0 }
+            // Written together, the large cases share transactions.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<60 {
+                    group.addTask {
+                        _ = try await store.create(draft(id: "big\(index)", fields: [.problemStatement: .text(FaultEnvironment.bulkyText(index))]),
+                                                   actor: actor)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let grown = walSize()
+            #expect(grown > 4 * settings.walFileLimitBytes, "the log grew to \(grown) bytes")
+            var size = grown
+            for index in 0..<200 where size > settings.walFileLimitBytes {
+                _ = try await store.create(draft(id: "small\(index)"), actor: actor)
+                try await Task.sleep(for: .milliseconds(50))
+                size = walSize()
+            }
+            #expect(size <= settings.walFileLimitBytes, "the log file is still \(size) bytes")
+            #expect(try store.caseState(caseID("big7")) != nil)
+            await store.close()
+        }
+    }
+
     /// Closing stops the checkpointer; stopping it again (as a dropped store
     /// does) returns at once.
     @Test func stoppingTwiceReturns() async throws {
