@@ -47,18 +47,17 @@ import Testing
     /// edit) must not fail the writes of its case: it is replaced.
     @Test func aStaleNoteEntryIsReplacedNotAFailure() async throws {
         try await withTemporaryDirectory { dir in
-            let settings = configuration(dir)
-            let store = try NodeStore.open(settings, wallClock: ManualClock(step: 1).wallClock, logger: testLogger)
+            let store = try openStore(dir, clock: ManualClock(step: 1))
             let kafka = try await store.create(draft(title: "Kafka consumer lag"), actor: actor).state.id
             await store.close()
-            let queue = try DatabaseQueue(path: settings.databasePath)
+            let queue = try DatabaseQueue(path: configuration(dir).databasePath)
             try await queue.write { db in
                 try db.execute(sql: "INSERT INTO case_notes(case_row, note_id) SELECT rowid, 'n9' FROM cases WHERE id = ?", arguments: [kafka.rawValue])
                 try db.execute(sql: "INSERT INTO note_text(rowid, text) VALUES (last_insert_rowid(), 'stale words')")
             }
             try queue.close()
 
-            let reopened = try NodeStore.open(settings, wallClock: ManualClock(step: 1).wallClock, logger: testLogger)
+            let reopened = try openStore(dir, clock: ManualClock(step: 1))
             #expect(try search(reopened, "stale") == [kafka.rawValue])
             _ = try await reopened.execute(addNote("n9", "fresh words"), on: kafka, actor: actor)
             #expect(try search(reopened, "stale").isEmpty)
@@ -91,8 +90,7 @@ import Testing
     /// can be removed like new ones.
     @Test func aStoreWithAllNotesInOneDocumentIsUpgraded() async throws {
         try await withTemporaryDirectory { dir in
-            let settings = configuration(dir)
-            let store = try NodeStore.open(settings, wallClock: ManualClock(step: 1).wallClock, logger: testLogger)
+            let store = try openStore(dir, clock: ManualClock(step: 1))
             let kafka = try await store.create(draft(title: "Kafka consumer lag", fields: [.problemStatement: .text("Offsets stall nightly")]),
                                                actor: actor).state.id
             _ = try await store.execute(addNote("n1", "captured a tcpdump"), on: kafka, actor: actor)
@@ -101,7 +99,7 @@ import Testing
             await store.close()
 
             // Back to the v4 shape: one document per case, notes joined.
-            let queue = try DatabaseQueue(path: settings.databasePath)
+            let queue = try DatabaseQueue(path: configuration(dir).databasePath)
             try await queue.write { db in
                 try db.execute(sql: """
                     CREATE VIRTUAL TABLE case_search USING fts5(title, problem, notes, tokenize = 'unicode61');
@@ -116,7 +114,7 @@ import Testing
             }
             try queue.close()
 
-            let upgraded = try NodeStore.open(settings, wallClock: ManualClock(step: 1).wallClock, logger: testLogger)
+            let upgraded = try openStore(dir, clock: ManualClock(step: 1))
             #expect(try search(upgraded, "tcpdump") == [kafka.rawValue])
             #expect(try search(upgraded, "offsets rebalance") == [kafka.rawValue])
             #expect(try search(upgraded, "quiet") == [quiet.rawValue])
