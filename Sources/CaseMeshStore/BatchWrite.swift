@@ -14,6 +14,8 @@ enum BatchWrite: Sendable {
     case caseText(rowid: Int64, title: String, problem: String, replacing: Bool)
     /// One note's full-text entry, replacing any it had; `text` nil drops it.
     case noteText(caseRow: Int64, note: String, text: String?)
+    /// Marks the case's search entries as due (written by `SearchIndexer`).
+    case searchPending(rowid: Int64)
     case appendLog(origin: String, counter: Int64, caseID: String, delta: Data, committedAt: Int64)
     /// Drops `origin`'s log entries below `counter`.
     case trimLog(origin: String, below: Int64)
@@ -56,6 +58,8 @@ extension Database {
                 } else {
                     try run("DELETE FROM case_notes WHERE case_row = ? AND note_id = ?", [caseRow, note])
                 }
+            case let .searchPending(rowid):
+                try run("INSERT INTO search_pending(case_row) VALUES (?) ON CONFLICT(case_row) DO NOTHING", [rowid])
             case let .appendLog(origin, counter, caseID, delta, committedAt):
                 try run("INSERT INTO delta_log(origin, counter, case_id, delta, committed_at) VALUES (?, ?, ?, ?, ?)",
                         [origin, counter, caseID, delta, committedAt])

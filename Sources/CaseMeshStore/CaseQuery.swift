@@ -67,6 +67,7 @@ extension NodeStore {
         }
         let positions: [QueryIndex.Position]
         if let phrases = query.text.map(Self.ftsPhrases), !phrases.isEmpty {
+            try writeSearchNow()
             positions = try searchPositions(query, phrases: phrases, after: after)
         } else {
             positions = indexPositions(query, after: after)

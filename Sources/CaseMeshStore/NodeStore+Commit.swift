@@ -67,6 +67,8 @@ struct PreparedBatch: Sendable {
     var results: [Result<JobOutcome, StoreError>]
     var end: WriterState
     var written: [BatchCase]
+    /// Full-text changes, written after the commit by `SearchIndexer`.
+    var search: [BatchWrite]
     var preparing: Duration
     /// Why nothing of the batch can be written (a stored case could not be read).
     var failure: String?
@@ -134,6 +136,7 @@ extension NodeStore {
         let start = state
         var cache = BatchCases()
         var writes: [BatchWrite] = []
+        var search: [BatchWrite] = []
         var results: [Result<JobOutcome, StoreError>] = []
         results.reserveCapacity(jobs.count)
         do {
@@ -147,21 +150,21 @@ extension NodeStore {
                     results.append(.failure(.rejected(error)))
                 }
             }
-            writeStaged(state: &state, cache: &cache, writes: &writes)
+            writeStaged(state: &state, cache: &cache, writes: &writes, search: &search)
             finishBatch(state: &state, start: start, writes: &writes)
         } catch {
             state = start
             let reason = Self.classifyWrite(error)
             // One answer per job, like any batch: every caller hears of the failure.
             return PreparedBatch(sequence: sequence, writes: [], results: jobs.map { _ in .failure(.writeFailed(reason: reason)) }, end: start,
-                                 written: [], preparing: clock.now - began, failure: reason)
+                                 written: [], search: [], preparing: clock.now - began, failure: reason)
         }
         // Later batches, prepared before this one is written, must see its cases.
         inflight.withLock { inflight in
             for written in cache.written { inflight[written.state.id] = (sequence, written) }
         }
         return PreparedBatch(sequence: sequence, writes: writes, results: results, end: state, written: cache.written,
-                             preparing: clock.now - began, failure: nil)
+                             search: search, preparing: clock.now - began, failure: nil)
     }
 
     /// A case as the write path last left it: written by a batch still in
@@ -351,20 +354,21 @@ extension NodeStore {
     /// from the states alone (the encoding, the digest, the list columns,
     /// the search text) is worked out for all of them at once on every core:
     /// it is most of a write's work.
-    private func writeStaged(state: inout WriterState, cache: inout BatchCases, writes: inout [BatchWrite]) {
+    private func writeStaged(state: inout WriterState, cache: inout BatchCases, writes: inout [BatchWrite], search: inout [BatchWrite]) {
         let now = Int64(clamping: wallClock.nowMillis())
         let changes = cache.order.compactMap { id in cache.staged[id].map { (new: $0, previous: cache.stored[id]) } }
         let prepared = Parallel.map(changes.count) { index in
             PreparedCase(new: changes[index].new, previous: changes[index].previous?.state, now: now)
         }
         for (change, prepared) in zip(changes, prepared) {
-            cache.written.append(writeCase(prepared, previous: change.previous, state: &state, writes: &writes))
+            cache.written.append(writeCase(prepared, previous: change.previous, state: &state, writes: &writes, search: &search))
         }
     }
 
-    /// Writes the case row, its search entry and the node and bucket digests.
+    /// Writes the case row and the node and bucket digests; queues its
+    /// search entries' changes (marking them due when there are any).
     private func writeCase(_ prepared: PreparedCase, previous: BatchCase?, state: inout WriterState,
-                           writes: inout [BatchWrite]) -> BatchCase {
+                           writes: inout [BatchWrite], search: inout [BatchWrite]) -> BatchCase {
         let row = prepared.row
         let digest = prepared.digest
         let bucket = CaseBucket.of(prepared.new.id)
@@ -378,7 +382,11 @@ extension NodeStore {
             writes.append(.insertCase(row, rowid: rowid, bucket: bucket))
             state.caseCount += 1
         }
-        writes.append(contentsOf: prepared.search.writes(rowid: rowid, isNewCase: previous == nil))
+        let searchChanges = prepared.search.writes(rowid: rowid, isNewCase: previous == nil)
+        if !searchChanges.isEmpty {
+            writes.append(.searchPending(rowid: rowid))
+            search.append(contentsOf: searchChanges)
+        }
         if let previous {
             state.digest.toggle(previous.digest)
             state.bucketDigests[bucket].toggle(previous.digest)
@@ -459,6 +467,7 @@ extension NodeStore {
                     try db.run(batch.writes)
                     return .commit
                 }
+                if searchIndexer.committed(batch.search) { scheduleSearchWrite() }
             } catch {
                 failure = Self.classifyWrite(error)
             }

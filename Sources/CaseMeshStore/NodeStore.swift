@@ -85,8 +85,11 @@ public final class NodeStore: Sendable {
         var state: WriterState
         let derived: DerivedIndexes
         let checkpointer: Checkpointer
+        let searchIndexer: SearchIndexer
         do {
             state = try pool.write { db in try loadWriterState(db, configuration: configuration, wallClock: wallClock) }
+            let unindexed = try pool.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM search_pending)") ?? false }
+            searchIndexer = SearchIndexer(delayMillis: configuration.searchIndexDelayMillis, recover: unindexed, logger: logger)
             derived = try pool.read { db in try loadDerivedIndexes(db, path: path) }
             checkpointer = try Checkpointer(path: path, durability: durability, logger: logger)
             state.bucketDigests = derived.bucketDigests
@@ -98,8 +101,12 @@ public final class NodeStore: Sendable {
             "node": "\(configuration.replica)", "path": "\(path)", "cases": "\(state.caseCount)",
             "durability": "\(configuration.durability.rawValue)",
         ])
-        return NodeStore(configuration: configuration, pool: pool, lock: lock, logger: logger, wallClock: wallClock, state: state,
-                         derived: derived, checkpointer: checkpointer)
+        let store = NodeStore(configuration: configuration, pool: pool, lock: lock, logger: logger, wallClock: wallClock, state: state,
+                              derived: derived, checkpointer: checkpointer, searchIndexer: searchIndexer)
+        // Cases a crash left unindexed are indexed before anything is served.
+        store.writeSearchIfPossible()
+        return store
+
     }
 
     /// What is kept in memory and derived from the `cases` table.
@@ -135,13 +142,16 @@ public final class NodeStore: Sendable {
     private let lock: DirectoryLock
     /// Copies the log into the database file beside the writer.
     let checkpointer: Checkpointer
+    /// Writes full-text changes after commits, many at a time.
+    let searchIndexer: SearchIndexer
 
     private init(configuration: StoreConfiguration, pool: DatabasePool, lock: DirectoryLock, logger: Logger, wallClock: any WallClock,
-                 state: WriterState, derived: DerivedIndexes, checkpointer: Checkpointer) {
+                 state: WriterState, derived: DerivedIndexes, checkpointer: Checkpointer, searchIndexer: SearchIndexer) {
         self.configuration = configuration
         self.pool = pool
         self.lock = lock
         self.checkpointer = checkpointer
+        self.searchIndexer = searchIndexer
         self.logger = logger
         self.wallClock = wallClock
         writer = Mutex(state)
@@ -159,6 +169,8 @@ public final class NodeStore: Sendable {
     /// Closes the database; pending writes finish first.
     public func close() async {
         await waitIdle()
+        writeSearchIfPossible()
+        searchIndexer.close()
         checkpointer.stop()
         try? pool.close()
         lock.release()

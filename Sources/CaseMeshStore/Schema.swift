@@ -131,6 +131,11 @@ enum Schema {
                 }
             }
         }
+        // Full-text search is written after commits, many at a time (see
+        // `SearchIndexer`); a commit marks the cases whose entries are due.
+        migrator.registerMigration("v6") { db in
+            try db.execute(sql: "CREATE TABLE search_pending (case_row INTEGER PRIMARY KEY NOT NULL)")
+        }
         return migrator
     }
 }

@@ -44,6 +44,10 @@ public struct StoreConfiguration: Sendable {
     /// it ever reached: one large transaction (an upgrade, a catch-up)
     /// would hold that much disk for good.
     public var walFileLimitBytes: Int = 64 * 1024 * 1024
+    /// How long after a commit its full-text changes are written, together
+    /// with those of the commits that follow (see `SearchIndexer`). A search
+    /// writes them at once, so it never misses an acknowledged write.
+    public var searchIndexDelayMillis: Int = 100
 
     public init(dataDirectory: String, replica: ReplicaID, region: Region, durability: Durability = .full,
                 deltaLogRetention: Int = 100_000, maxClockOffsetMillis: UInt64 = 500) {

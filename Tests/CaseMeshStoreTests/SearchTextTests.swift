@@ -91,11 +91,7 @@ import Testing
     @Test func aStoreWithAllNotesInOneDocumentIsUpgraded() async throws {
         try await withTemporaryDirectory { dir in
             let store = try openStore(dir, clock: ManualClock(step: 1))
-            let kafka = try await store.create(draft(title: "Kafka consumer lag", fields: [.problemStatement: .text("Offsets stall nightly")]),
-                                               actor: actor).state.id
-            _ = try await store.execute(addNote("n1", "captured a tcpdump"), on: kafka, actor: actor)
-            _ = try await store.execute(addNote("n2", "rebalance storm"), on: kafka, actor: actor)
-            let quiet = try await store.create(draft(title: "Quiet case"), actor: actor).state.id
+            let (kafka, quiet) = try await writeKafkaAndQuietCases(store)
             await store.close()
 
             // Back to the v4 shape: one document per case, notes joined.
@@ -125,4 +121,16 @@ import Testing
             await upgraded.close()
         }
     }
+}
+
+/// Two cases for search tests: "Kafka consumer lag" (problem statement
+/// "Offsets stall nightly", notes n1 "captured a tcpdump" and n2 "rebalance
+/// storm") and "Quiet case".
+func writeKafkaAndQuietCases(_ store: NodeStore) async throws -> (kafka: CaseID, quiet: CaseID) {
+    let kafka = try await store.create(draft(title: "Kafka consumer lag", fields: [.problemStatement: .text("Offsets stall nightly")]),
+                                       actor: actor).state.id
+    _ = try await store.execute(addNote("n1", "captured a tcpdump"), on: kafka, actor: actor)
+    _ = try await store.execute(addNote("n2", "rebalance storm"), on: kafka, actor: actor)
+    let quiet = try await store.create(draft(title: "Quiet case"), actor: actor).state.id
+    return (kafka, quiet)
 }

@@ -198,13 +198,21 @@ enum FaultEnvironment {
             defer { FaultEnvironment.unmount(mountPoint) }
             let device = try #require(FaultEnvironment.mountedDevice(mountPoint))
 
-            let store = try openStore(mountPoint + "/node", clock: ManualClock(step: 1), durability: .normal)
+            // The search index is written only when a search asks (or at
+            // close), so what it holds when the disk fails is known.
+            var settings = configuration(mountPoint + "/node", durability: .normal)
+            settings.searchIndexDelayMillis = 60_000
+            let store = try NodeStore.open(settings, wallClock: ManualClock(step: 1).wallClock, logger: testLogger)
             var acknowledged: [CaseID: CaseState] = [:]
             for index in 1...6 {
                 let created = try await store.create(draft(title: "Before read-only \(index)"), actor: actor)
                 let noted = try await store.execute(addNote("n\(index)", "note \(index)"), on: created.state.id, actor: actor)
                 acknowledged[created.state.id] = noted.state
             }
+            #expect(try store.list(CaseQuery(text: "note")).cases.count == 6)
+            // Acknowledged, its search entry not written yet when the disk fails.
+            let lastID = try #require(acknowledged.keys.first)
+            acknowledged[lastID] = try await store.execute(addNote("n7", "written last"), on: lastID, actor: actor).state
             let digestBefore = store.digest
 
             try "casemesh store test: make the file system read-only".write(
@@ -234,7 +242,13 @@ enum FaultEnvironment {
                 #expect(try store.caseState(id) == state)
             }
             #expect(Set(try allSummaries(store).map(\.id)) == Set(acknowledged.keys.map(\.rawValue)))
-            #expect(try store.list(CaseQuery(text: "note")).cases.count == 6)
+            // A search would miss the last note: it is refused, saying why.
+            let search = await storeError { try store.list(CaseQuery(text: "note")) }
+            guard case let .readFailed(reason)? = search else {
+                Issue.record("expected .readFailed for a search, got \(String(describing: search))")
+                return
+            }
+            #expect(reason.contains("search index"))
             #expect(store.digest == digestBefore)
             await store.close()
         }
