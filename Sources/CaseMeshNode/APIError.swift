@@ -27,7 +27,8 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable {
     static func forbidden(_ message: String) -> APIError { APIError(.forbidden, "forbidden", message) }
 
     /// The store's refusals in API terms: bad input 422, a process rule 409,
-    /// a missing case 404, a disk that cannot take writes 503.
+    /// a missing case 404, a disk that cannot take writes (or a search index
+    /// that cannot be brought up to date) 503.
     init(_ error: StoreError) {
         switch error {
         case let .rejected(domain): self.init(domain)
@@ -37,6 +38,8 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable {
             self.init(.serviceUnavailable, "store_read_only", "this node refuses writes since its disk failed (\(reason)); reads still work")
         case let .clockSkew(detail):
             self.init(.serviceUnavailable, "clock_skew", detail)
+        case .searchUnavailable:
+            self.init(.serviceUnavailable, "search_unavailable", error.description)
         default:
             self.init(.internalServerError, "internal", error.description)
         }

@@ -143,14 +143,13 @@ extension NodeStore {
     func writeSearchNow() throws(StoreError) {
         guard searchIndexer.hasWork, !searchIndexer.isClosed else { return }
         if let failure = writer.withLock({ $0.failure }) {
-            throw .readFailed(reason: "the search index lacks changes committed just before writes were refused (\(failure)); "
-                + "search is unavailable until the node restarts on a working disk; other reads still work")
+            throw .searchUnavailable(reason: "the search index lacks changes committed just before writes were refused (\(failure)); "
+                + "restart the node on a working disk")
         }
         do {
             try pool.writeWithoutTransaction { db in try writeSearch(db) }
         } catch {
-            throw .readFailed(reason: "the search index could not be brought up to date (\(Self.classifyWrite(error))); "
-                + "search is unavailable until it can; other reads still work")
+            throw .searchUnavailable(reason: "the search index could not be brought up to date (\(Self.classifyWrite(error)))")
         }
     }
 

@@ -19,6 +19,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case readOnly(reason: String)
     /// A read failed for a reason other than damage (e.g. an I/O error).
     case readFailed(reason: String)
+    /// A search cannot be answered in full: the search index lacks changes
+    /// that were acknowledged and cannot be written (see `SearchIndexer`).
+    case searchUnavailable(reason: String)
     /// A remote delta arrived ahead of the ones before it.
     case outOfOrder(origin: String, expected: UInt64, got: UInt64)
     /// A remote delta's timestamp is too far ahead of our clock.
@@ -33,6 +36,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case let .writeFailed(reason): return "the write was not stored: \(reason)"
         case let .readOnly(reason): return "the store refuses writes since a write failed (\(reason)); reads still work"
         case let .readFailed(reason): return "the read failed: \(reason)"
+        case let .searchUnavailable(reason): return "search is unavailable: \(reason); lists without text and reads of cases still work"
         case let .outOfOrder(origin, expected, got): return "delta \(origin):\(got) arrived before \(origin):\(expected)"
         case let .clockSkew(detail): return detail
         }

@@ -244,8 +244,8 @@ enum FaultEnvironment {
             #expect(Set(try allSummaries(store).map(\.id)) == Set(acknowledged.keys.map(\.rawValue)))
             // A search would miss the last note: it is refused, saying why.
             let search = await storeError { try store.list(CaseQuery(text: "note")) }
-            guard case let .readFailed(reason)? = search else {
-                Issue.record("expected .readFailed for a search, got \(String(describing: search))")
+            guard case let .searchUnavailable(reason)? = search else {
+                Issue.record("expected .searchUnavailable for a search, got \(String(describing: search))")
                 return
             }
             #expect(reason.contains("search index"))
