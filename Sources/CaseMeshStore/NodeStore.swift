@@ -106,7 +106,6 @@ public final class NodeStore: Sendable {
         // Cases a crash left unindexed are indexed before anything is served.
         store.writeSearchIfPossible()
         return store
-
     }
 
     /// What is kept in memory and derived from the `cases` table.

@@ -28,6 +28,9 @@ final class SearchIndexer: Sendable {
         var scheduled = false
         /// The queue does not cover every mark: rebuild the marked cases' entries from their stored states.
         var recover = false
+        /// A write has taken the queue and not finished: what it writes is
+        /// not visible to readers yet.
+        var writing = false
         var closed = false
     }
 
@@ -54,8 +57,9 @@ final class SearchIndexer: Sendable {
         }
     }
 
-    /// Whether anything waits to be written.
-    var hasWork: Bool { state.withLock { !$0.queued.isEmpty || $0.recover } }
+    /// Whether anything waits to be written or is being written (a search
+    /// then waits for the writer, behind the write in progress).
+    var hasWork: Bool { state.withLock { !$0.queued.isEmpty || $0.recover || $0.writing } }
 
     /// Stops scheduled writes from running (the store is closing).
     func close() {
@@ -75,9 +79,11 @@ final class SearchIndexer: Sendable {
                 state.queued = []
                 state.recover = false
                 state.scheduled = false
+                state.writing = true
             }
             return (state.queued, state.recover)
         }
+        defer { state.withLock { $0.writing = false } }
         guard !changes.isEmpty || recover else { return }
         do {
             try db.inTransaction {

@@ -1,6 +1,7 @@
 import CaseMeshDomain
 import Foundation
 import GRDB
+import Synchronization
 @testable import CaseMeshStore
 import Testing
 
@@ -116,5 +117,35 @@ import Testing
             #expect(try reopened.integrityCheck().isEmpty)
             await reopened.close()
         }
+    }
+
+    /// While a write of the queue is in progress its changes are not
+    /// visible to readers, so a search must still wait for the writer.
+    @Test func workIsPendingUntilTheIndexTransactionHasCommitted() throws {
+        let queue = try DatabaseQueue()
+        try Schema.migrator.migrate(queue)
+        let indexer = SearchIndexer(delayMillis: 60_000, recover: false, logger: testLogger)
+        #expect(!indexer.hasWork)
+        #expect(indexer.committed([.noteText(caseRow: 1, note: "n1", text: "captured a tcpdump")]))
+        #expect(!indexer.committed([.noteText(caseRow: 1, note: "n2", text: "rebalance storm")]), "one write is scheduled at a time")
+        #expect(indexer.hasWork)
+        let seen = Mutex<[Bool]>([])
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "INSERT INTO search_pending(case_row) VALUES (1)")
+            db.add(function: DatabaseFunction("observe_indexer", argumentCount: 0, pure: false) { _ in
+                seen.withLock { $0.append(indexer.hasWork) }
+                return nil
+            })
+            try db.execute(sql: "CREATE TEMP TRIGGER observe AFTER DELETE ON search_pending BEGIN SELECT observe_indexer(); END")
+            try indexer.write(db)
+        }
+        #expect(seen.withLock { $0 } == [true])
+        #expect(!indexer.hasWork)
+        let (indexed, marked) = try queue.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM note_text WHERE note_text MATCH 'tcpdump OR rebalance'"),
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM search_pending"))
+        }
+        #expect(indexed == 2)
+        #expect(marked == 0)
     }
 }
