@@ -9,11 +9,11 @@ import Testing
 /// commit only marks its cases. A search, a close and an open each bring
 /// the index up to date first, so nothing acknowledged is missing from it.
 @Suite struct SearchIndexerTests {
-    /// A store whose background index writes wait a minute: only a search,
+    /// A store whose background index writes wait an hour: only a search,
     /// a close or an open write them during a test.
     func openSlowIndexing(_ dir: String) throws -> NodeStore {
         var settings = configuration(dir)
-        settings.searchIndexDelayMillis = 60_000
+        settings.searchIndexDelayMillis = 3_600_000
         return try NodeStore.open(settings, wallClock: ManualClock(step: 1).wallClock, logger: testLogger)
     }
 
@@ -73,7 +73,7 @@ import Testing
             let kafka = try await store.create(draft(title: "Kafka consumer lag"), actor: actor).state.id
             _ = try await store.execute(addNote("n1", "captured a tcpdump"), on: kafka, actor: actor)
             var state = try onDisk(dir, "tcpdump")
-            for _ in 0..<500 where state != (marked: 0, indexedNotes: 1) {
+            for _ in 0..<3_000 where state != (marked: 0, indexedNotes: 1) {
                 try await Task.sleep(for: .milliseconds(10))
                 state = try onDisk(dir, "tcpdump")
             }
@@ -124,7 +124,7 @@ import Testing
     @Test func workIsPendingUntilTheIndexTransactionHasCommitted() throws {
         let queue = try DatabaseQueue()
         try Schema.migrator.migrate(queue)
-        let indexer = SearchIndexer(delayMillis: 60_000, recover: false, logger: testLogger)
+        let indexer = SearchIndexer(delayMillis: 3_600_000, recover: false, logger: testLogger)
         #expect(!indexer.hasWork)
         #expect(indexer.committed([.noteText(caseRow: 1, note: "n1", text: "captured a tcpdump")]))
         #expect(!indexer.committed([.noteText(caseRow: 1, note: "n2", text: "rebalance storm")]), "one write is scheduled at a time")

@@ -201,7 +201,7 @@ enum FaultEnvironment {
             // The search index is written only when a search asks (or at
             // close), so what it holds when the disk fails is known.
             var settings = configuration(mountPoint + "/node", durability: .normal)
-            settings.searchIndexDelayMillis = 60_000
+            settings.searchIndexDelayMillis = 3_600_000
             let store = try NodeStore.open(settings, wallClock: ManualClock(step: 1).wallClock, logger: testLogger)
             var acknowledged: [CaseID: CaseState] = [:]
             for index in 1...6 {
