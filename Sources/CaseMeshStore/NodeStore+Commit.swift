@@ -198,7 +198,8 @@ extension NodeStore {
     /// core; each becomes known to the batch as stored, absent or damaged.
     private func readCases(_ ids: [CaseID], into cache: inout BatchCases) throws {
         guard !ids.isEmpty else { return }
-        let stored = try pool.read { db in try ids.map { try db.fetchStoredCaseBytes($0) } }
+        let rowids = knownCases.withLock { known in ids.map { known[CaseBucket.of($0)][$0]?.rowid } }
+        let stored = try pool.read { db in try zip(ids, rowids).map { id, rowid in try db.fetchStoredCaseBytes(id, rowid: rowid) } }
         let decoded = Parallel.map(stored.count) { index in
             stored[index].map { found in Result { try CaseState(decoding: found.state) } }
         }
@@ -483,8 +484,10 @@ extension NodeStore {
     /// Makes a committed batch visible: the caches, the query index, the
     /// writer state (positions, digests) and the statistics.
     private func publish(_ batch: PreparedBatch, written: Duration) -> [Result<JobOutcome, StoreError>] {
-        fingerprints.withLock { fingerprints in
-            for case_ in batch.written { fingerprints[CaseBucket.of(case_.state.id)][case_.state.id] = CaseFingerprint.prefix(case_.digest.bytes) }
+        knownCases.withLock { known in
+            for case_ in batch.written {
+                known[CaseBucket.of(case_.state.id)][case_.state.id] = KnownCase(rowid: case_.row, fingerprint: CaseFingerprint.prefix(case_.digest.bytes))
+            }
         }
         recent.withLock { recent in
             for case_ in batch.written { recent.insert(case_) }

@@ -32,11 +32,11 @@ extension NodeStore: ReplicaLog {
 
     public func caseFingerprints(inBuckets buckets: [Int]) throws -> [(id: CaseID, fingerprint: CaseFingerprint)] {
         let wanted = buckets.filter { (0..<CaseBucket.count).contains($0) }
-        let copies = fingerprints.withLock { all in wanted.map { all[$0] } }
+        let copies = knownCases.withLock { all in wanted.map { all[$0] } }
         var result: [(id: CaseID, fingerprint: CaseFingerprint)] = []
         result.reserveCapacity(copies.reduce(0) { $0 + $1.count })
         for bucket in copies {
-            for (id, prefix) in bucket { result.append((id, CaseFingerprint(id: id, digestPrefix: prefix))) }
+            for (id, known) in bucket { result.append((id, CaseFingerprint(id: id, digestPrefix: known.fingerprint))) }
         }
         return result
     }

@@ -22,12 +22,13 @@ public final class NodeStore: Sendable {
     let writer: Mutex<WriterState>
     /// What list queries filter and sort on; changed after each commit.
     let queryIndex: Mutex<QueryIndex>
-    /// Each case's digest prefix, by bucket, for catch-up: a large catch-up
-    /// lists every case, and reading them from the table means reading every
-    /// case's state. Changed after each commit, before the writer state
-    /// (and so the positions) is published: whoever reads positions and
-    /// then fingerprints sees fingerprints at least as new.
-    let fingerprints: Mutex<[[CaseID: UInt64]]>
+    /// Each case's row id and digest prefix, by bucket. The prefixes serve
+    /// catch-up: a large catch-up lists every case, and reading them from
+    /// the table means reading every case's state. Changed after each
+    /// commit, before the writer state (and so the positions) is published:
+    /// whoever reads positions and then fingerprints sees fingerprints at
+    /// least as new.
+    let knownCases: Mutex<[[CaseID: KnownCase]]>
     /// Recently written cases, decoded: a case being worked is read by the
     /// API and again by the writer on every change, and decoding its state
     /// from the table each time costs more than the change. Filled only
@@ -112,16 +113,16 @@ public final class NodeStore: Sendable {
     private struct DerivedIndexes {
         var query: QueryIndex
         var bucketDigests: [StateDigest]
-        var fingerprints: [[CaseID: UInt64]]
+        var knownCases: [[CaseID: KnownCase]]
     }
 
     /// Derives, in one scan: the list columns for the query index, the
-    /// bucket digests and the case fingerprints.
+    /// bucket digests and each case's row id and fingerprint.
     private static func loadDerivedIndexes(_ db: Database, path: String) throws -> DerivedIndexes {
         let rows = try Row.fetchCursor(db, sql: "SELECT rowid, status, severity, owning_region, owner, sla_due_at, updated_at, bucket, digest, id FROM cases")
         var columns: [QueryIndex.Columns] = []
         var buckets = Array(repeating: StateDigest.zero, count: CaseBucket.count)
-        var fingerprints = Array(repeating: [CaseID: UInt64](), count: CaseBucket.count)
+        var known = Array(repeating: [CaseID: KnownCase](), count: CaseBucket.count)
         while let row = try rows.next() {
             columns.append(QueryIndex.Columns(rowid: row[0], status: row[1], severity: row[2], region: row[3], owner: row[4],
                                               slaDueAt: row[5], updatedAt: row[6]))
@@ -133,9 +134,9 @@ public final class NodeStore: Sendable {
             let digest: Data = row[8]
             guard digest.count == 32 else { throw StoreError.corrupt(path: path, reason: "case row \(row[0] as Int64) has a \(digest.count)-byte digest") }
             buckets[bucket].toggle(StateDigest(bytes: [UInt8](digest)))
-            fingerprints[bucket][id] = CaseFingerprint.prefix(digest)
+            known[bucket][id] = KnownCase(rowid: row[0], fingerprint: CaseFingerprint.prefix(digest))
         }
-        return DerivedIndexes(query: QueryIndex(columns), bucketDigests: buckets, fingerprints: fingerprints)
+        return DerivedIndexes(query: QueryIndex(columns), bucketDigests: buckets, knownCases: known)
     }
 
     private let lock: DirectoryLock
@@ -155,7 +156,7 @@ public final class NodeStore: Sendable {
         self.wallClock = wallClock
         writer = Mutex(state)
         queryIndex = Mutex(derived.query)
-        fingerprints = Mutex(derived.fingerprints)
+        knownCases = Mutex(derived.knownCases)
         recent = Mutex(RecentCases(capacity: configuration.recentCases))
         pipeline = Mutex(CommitPipeline(prepared: state))
     }

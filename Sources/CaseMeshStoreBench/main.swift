@@ -92,6 +92,44 @@ func memory() -> (rss: Int, peak: Int) {
     return (field("VmRSS:") * 1024, field("VmHWM:") * 1024)
 }
 
+/// User and system CPU seconds this process has used so far.
+func cpuSeconds() -> (user: Double, system: Double) {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return (seconds(usage.ru_utime), seconds(usage.ru_stime))
+}
+
+/// Seconds per case for each step of an update's domain work, each step
+/// timed over all samples in turn (so one step's allocations are not
+/// charged to the next).
+func measureDomainWork(_ samples: [[UInt8]]) -> (decode: Double, command: Double, encode: Double, bytes: Int) {
+    let clock = ContinuousClock()
+    var states: [CaseState] = []
+    states.reserveCapacity(samples.count)
+    let decodeStart = clock.now
+    for bytes in samples {
+        do { states.append(try CaseState(decoding: bytes)) } catch { fail("a stored case does not decode: \(error)") }
+    }
+    let decode = seconds(clock.now - decodeStart)
+    let commandStart = clock.now
+    for index in states.indices {
+        let context = CommandContext(replica: replica, time: HLCTimestamp(wallMillis: states[index].updatedAt.wallMillis + 1, logical: 0), actor: "bench")
+        do { _ = try states[index].execute(.setFields([.owner: .text("engineer-\(index % 500)-x")]), context: context) } catch { fail("command failed: \(error)") }
+    }
+    let command = seconds(clock.now - commandStart)
+    let encodeStart = clock.now
+    var checksum = 0
+    for state in states {
+        let bytes = state.canonicalBytes
+        checksum &+= Int(CaseState.digest(of: state.id, canonicalBytes: bytes).bytes[0])
+    }
+    let encode = seconds(clock.now - encodeStart)
+    if checksum == -1 { print(checksum) }
+    let count = Double(samples.count)
+    return (decode / count, command / count, encode / count, samples.reduce(0) { $0 + $1.count } / max(samples.count, 1))
+}
+
 /// Shared mutable state for the writer tasks.
 final class Shared<Value: Sendable>: Sendable {
     let mutex: Mutex<Value>
@@ -193,10 +231,31 @@ progress("restart to serving: \(String(format: "%.2f", restartSeconds)) s at \(l
 
 progress("\(updateCount) durable single-field updates from \(writerCount) writers…")
 let updateStart = clock.now
+let cpuBefore = cpuSeconds()
 let statsBefore = store.commitStatistics
 let sortedLatencies = await update(store, count: updates, writers: writerCount, cases: cases).sorted()
 let updateSeconds = seconds(clock.now - updateStart)
+let cpuAfter = cpuSeconds()
 let statsAfter = store.commitStatistics
+
+// MARK: 3b. the domain's share
+
+// What every update costs before SQLite sees it, on one thread: decode the
+// stored case, run the command, encode it canonically and digest it. The
+// store does this for each update (on both cores); what is left of the
+// CPU per update is SQLite, the kernel and the pipeline.
+let sampleCount = min(5_000, cases)
+progress("domain work on \(sampleCount) stored cases, one thread…")
+let samples: [[UInt8]] = (0..<sampleCount).map { index in
+    let id = caseID(1 + (index * 7_919) % cases)
+    do {
+        guard let state = try store.caseState(id) else { fail("case \(id) is missing") }
+        return state.canonicalBytes
+    } catch {
+        fail("reading case \(id) failed: \(error)")
+    }
+}
+let domain = measureDomainWork(samples)
 
 // MARK: 4. queries
 
@@ -234,6 +293,13 @@ print("    \(batches) transactions, \(String(format: "%.1f", Double(batchWrites)
       + "\(String(format: "%.0f", writingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs in the writer (statements and commit); "
       + "preparing busy \(String(format: "%.0f", preparingSeconds / updateSeconds * 100))%, "
       + "writer busy \(String(format: "%.0f", writingSeconds / updateSeconds * 100))% of the time")
+let cpuPerUpdate = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / Double(updateCount)
+print("    CPU per update (whole process, both cores): \(String(format: "%.0f", cpuPerUpdate * 1e6)) µs, "
+      + "of which in the kernel \(String(format: "%.0f", (cpuAfter.system - cpuBefore.system) / Double(updateCount) * 1e6)) µs; "
+      + "\(ProcessInfo.processInfo.activeProcessorCount) cores give \(String(format: "%.0f", Double(ProcessInfo.processInfo.activeProcessorCount) / cpuPerUpdate)) updates/s at most at that cost")
+print("    domain work per update on one thread (\(sampleCount) stored cases, \(domain.bytes) bytes each on average): "
+      + "decode \(String(format: "%.1f", domain.decode * 1e6)) µs, command \(String(format: "%.1f", domain.command * 1e6)) µs, "
+      + "encode and digest \(String(format: "%.1f", domain.encode * 1e6)) µs")
 print("  filtered list query (limit 50): p50 \(ms(percentile(queryTimes, 0.5))), p99 \(ms(percentile(queryTimes, 0.99))) (\(returned) rows over \(queryCount) queries)")
 print("  resident memory: \(mib(rss)) now, \(mib(peak)) peak")
 print("  restart to serving: \(String(format: "%.2f s", restartSeconds))")

@@ -174,8 +174,10 @@ import Testing
     }
 
     /// When the cases a batch names cannot be read at all (here the index
-    /// on case ids is damaged), the whole batch fails with `.writeFailed`,
-    /// every caller is answered, and the store refuses writes from then on.
+    /// on case ids is damaged, and the batch creates cases the store does
+    /// not know, so it must look their ids up there; cases it knows are
+    /// read by row id), the whole batch fails with `.writeFailed`, every
+    /// caller is answered, and the store refuses writes from then on.
     @Test func aBatchWhoseCasesCannotBeReadFailsWhole() async throws {
         try await withTemporaryDirectory { dir in
             let clock = ManualClock(step: 1)
@@ -197,7 +199,7 @@ import Testing
             let answered = await firstOf(seconds: 30) {
                 await withTaskGroup(of: StoreError?.self) { group in
                     for index in 0..<8 {
-                        group.addTask { await storeError { try await store.execute(addNote("n", "note"), on: caseID("case-\(index)"), actor: actor) } }
+                        group.addTask { await storeError { try await store.create(draft(id: "new-\(index)", title: "New \(index)"), actor: actor) } }
                     }
                     return await group.reduce(into: []) { $0.append($1) }
                 }

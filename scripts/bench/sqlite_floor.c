@@ -1,0 +1,240 @@
+// The floor under the store's durable updates: SQLite alone, in C, doing
+// what the store's write path asks of it for a single-field update, with
+// none of the store's own work (no decoding, no command, no encoding, no
+// digest, no Swift). Run by scripts/bench-sqlite-floor on a copy of a
+// bench-store database.
+//
+// Per update: read the case row (rowid, state, digest) by id, or by rowid
+// with --by-rowid, in a read transaction per batch on its own connection;
+// then, in one write transaction per batch on the writer connection, write
+// the row back (the same bytes: a real update grows its state a little),
+// append a 170-byte row to delta_log, and per batch move log_positions and
+// the node digest. WAL, synchronous = FULL, a passive checkpoint every
+// 20 ms on a third connection: the store's settings. With --pipelined the
+// next batch is read on a second thread while this one is written, as the
+// store prepares the next batch while the writer writes.
+//
+//   sqlite_floor DB [--batch N] [--updates N] [--pipelined] [--by-rowid]
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *path;
+static int batchSize = 13, updates = 40000, pipelined = 0, byRowid = 0;
+static long caseCount, counter;
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void check(sqlite3 *db, int rc, const char *what) {
+    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        fprintf(stderr, "sqlite_floor: %s: %s\n", what, sqlite3_errmsg(db));
+        exit(1);
+    }
+}
+
+static sqlite3 *openConnection(void) {
+    sqlite3 *db;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        fprintf(stderr, "sqlite_floor: cannot open %s\n", path);
+        exit(1);
+    }
+    check(db, sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -32768;"
+                               "PRAGMA wal_autocheckpoint = 0; PRAGMA busy_timeout = 10000;", 0, 0, 0), "settings");
+    return db;
+}
+
+static sqlite3_stmt *prepare(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *statement;
+    check(db, sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, 0), sql);
+    return statement;
+}
+
+typedef struct { long rowid; int length; unsigned char state[4096]; unsigned char digest[32]; } CaseRead;
+typedef struct { CaseRead cases[512]; int count; } Batch;
+
+/// Reads a batch of random cases in one read transaction.
+static void readBatch(sqlite3 *db, sqlite3_stmt *select, Batch *batch, unsigned *seed, double *spent) {
+    double start = now();
+    check(db, sqlite3_exec(db, "BEGIN", 0, 0, 0), "BEGIN");
+    batch->count = batchSize;
+    for (int i = 0; i < batchSize; i++) {
+        long key = 1 + rand_r(seed) % caseCount;
+        char id[32];
+        if (byRowid) {
+            sqlite3_bind_int64(select, 1, key);
+        } else {
+            snprintf(id, sizeof id, "bench-%ld", key);
+            sqlite3_bind_text(select, 1, id, -1, SQLITE_TRANSIENT);
+        }
+        if (sqlite3_step(select) != SQLITE_ROW) { fprintf(stderr, "sqlite_floor: case %ld is missing\n", key); exit(1); }
+        CaseRead *row = &batch->cases[i];
+        row->rowid = sqlite3_column_int64(select, 0);
+        row->length = sqlite3_column_bytes(select, 1);
+        if (row->length > (int)sizeof row->state) row->length = sizeof row->state;
+        memcpy(row->state, sqlite3_column_blob(select, 1), row->length);
+        memcpy(row->digest, sqlite3_column_blob(select, 2), 32);
+        sqlite3_reset(select);
+    }
+    check(db, sqlite3_exec(db, "COMMIT", 0, 0, 0), "COMMIT (read)");
+    *spent += now() - start;
+}
+
+static sqlite3 *writerDB;
+static sqlite3_stmt *updateCase, *appendLog, *logPosition, *nodeDigest;
+
+/// Writes a batch in one transaction, as the store's writer does.
+static void writeBatch(Batch *batch, double *spent) {
+    double start = now();
+    check(writerDB, sqlite3_exec(writerDB, "BEGIN IMMEDIATE", 0, 0, 0), "BEGIN IMMEDIATE");
+    for (int i = 0; i < batch->count; i++) {
+        CaseRead *row = &batch->cases[i];
+        sqlite3_bind_blob(updateCase, 1, row->state, row->length, SQLITE_STATIC);
+        sqlite3_bind_blob(updateCase, 2, row->digest, 32, SQLITE_STATIC);
+        sqlite3_bind_text(updateCase, 3, "timeout issue for customer 12", -1, SQLITE_STATIC);
+        sqlite3_bind_text(updateCase, 4, "investigating", -1, SQLITE_STATIC);
+        sqlite3_bind_text(updateCase, 5, "sev2", -1, SQLITE_STATIC);
+        sqlite3_bind_text(updateCase, 6, "EMEA", -1, SQLITE_STATIC);
+        sqlite3_bind_text(updateCase, 7, "engineer-12-3", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(updateCase, 8, 1790000000000);
+        sqlite3_bind_int64(updateCase, 9, 1790000000000);
+        sqlite3_bind_int64(updateCase, 10, row->rowid);
+        check(writerDB, sqlite3_step(updateCase), "UPDATE cases");
+        sqlite3_reset(updateCase);
+        counter++;
+        sqlite3_bind_int64(appendLog, 1, counter);
+        sqlite3_bind_blob(appendLog, 2, row->state, row->length < 170 ? row->length : 170, SQLITE_STATIC);
+        check(writerDB, sqlite3_step(appendLog), "INSERT INTO delta_log");
+        sqlite3_reset(appendLog);
+    }
+    sqlite3_bind_int64(logPosition, 1, counter);
+    check(writerDB, sqlite3_step(logPosition), "log_positions");
+    sqlite3_reset(logPosition);
+    sqlite3_bind_blob(nodeDigest, 1, batch->cases[0].digest, 32, SQLITE_STATIC);
+    check(writerDB, sqlite3_step(nodeDigest), "node_meta");
+    sqlite3_reset(nodeDigest);
+    check(writerDB, sqlite3_exec(writerDB, "COMMIT", 0, 0, 0), "COMMIT");
+    *spent += now() - start;
+}
+
+static volatile int stopping = 0;
+static void *checkpointer(void *unused) {
+    sqlite3 *db = openConnection();
+    while (!stopping) {
+        usleep(20000);
+        sqlite3_wal_checkpoint_v2(db, 0, SQLITE_CHECKPOINT_PASSIVE, 0, 0);
+    }
+    sqlite3_close(db);
+    return unused;
+}
+
+/// Two batch buffers handed between the reading thread and the writer.
+static Batch buffers[2];
+static int ready[2];
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
+static double readSpent, writeSpent;
+static const char *selectSQL;
+
+static void waitFor(int slot, int value) {
+    pthread_mutex_lock(&lock);
+    while (ready[slot] != value) pthread_cond_wait(&changed, &lock);
+    pthread_mutex_unlock(&lock);
+}
+
+static void mark(int slot, int value) {
+    pthread_mutex_lock(&lock);
+    ready[slot] = value;
+    pthread_cond_broadcast(&changed);
+    pthread_mutex_unlock(&lock);
+}
+
+static void *reader(void *batches) {
+    sqlite3 *db = openConnection();
+    sqlite3_stmt *select = prepare(db, selectSQL);
+    unsigned seed = 42;
+    for (long k = 0; k < (long)batches; k++) {
+        waitFor(k & 1, 0);
+        readBatch(db, select, &buffers[k & 1], &seed, &readSpent);
+        mark(k & 1, 1);
+    }
+    sqlite3_finalize(select);
+    sqlite3_close(db);
+    return NULL;
+}
+
+static double cpuSeconds(double *system) {
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    *system = usage.ru_stime.tv_sec + usage.ru_stime.tv_usec * 1e-6;
+    return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 + *system;
+}
+
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--batch") && i + 1 < argc) batchSize = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--updates") && i + 1 < argc) updates = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--pipelined")) pipelined = 1;
+        else if (!strcmp(argv[i], "--by-rowid")) byRowid = 1;
+        else if (argv[i][0] != '-' && !path) path = argv[i];
+        else { fprintf(stderr, "usage: sqlite_floor DB [--batch N] [--updates N] [--pipelined] [--by-rowid]\n"); return 2; }
+    }
+    if (!path || batchSize < 1 || batchSize > 512 || updates < batchSize) {
+        fprintf(stderr, "usage: sqlite_floor DB [--batch 1..512] [--updates N >= batch] [--pipelined] [--by-rowid]\n");
+        return 2;
+    }
+    writerDB = openConnection();
+    sqlite3_stmt *count = prepare(writerDB, "SELECT max(rowid), (SELECT max(counter) FROM delta_log) FROM cases");
+    check(writerDB, sqlite3_step(count), "count");
+    caseCount = sqlite3_column_int64(count, 0);
+    counter = sqlite3_column_int64(count, 1) + 1000000;
+    sqlite3_finalize(count);
+    if (caseCount < 1) { fprintf(stderr, "sqlite_floor: %s holds no cases\n", path); return 1; }
+    updateCase = prepare(writerDB, "UPDATE cases SET state = ?, digest = ?, title = ?, status = ?, severity = ?, owning_region = ?,"
+                                   " owner = ?, sla_due_at = ?, updated_at = ?, slack = NULL WHERE rowid = ?");
+    appendLog = prepare(writerDB, "INSERT INTO delta_log(origin, counter, case_id, delta, committed_at) VALUES ('floor', ?, 'bench-1', ?, 1790000000000)");
+    logPosition = prepare(writerDB, "INSERT INTO log_positions(origin, applied, retained_from) VALUES ('floor', ?, 1)"
+                                    " ON CONFLICT(origin) DO UPDATE SET applied = excluded.applied");
+    nodeDigest = prepare(writerDB, "INSERT INTO node_meta(key, value) VALUES ('digest', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    selectSQL = byRowid ? "SELECT rowid, state, digest FROM cases WHERE rowid = ?" : "SELECT rowid, state, digest FROM cases WHERE id = ?";
+
+    pthread_t checkpointThread;
+    pthread_create(&checkpointThread, NULL, checkpointer, NULL);
+    long batches = updates / batchSize;
+    double system0, cpu0 = cpuSeconds(&system0), start = now();
+    if (pipelined) {
+        pthread_t readThread;
+        pthread_create(&readThread, NULL, reader, (void *)batches);
+        for (long k = 0; k < batches; k++) {
+            waitFor(k & 1, 1);
+            writeBatch(&buffers[k & 1], &writeSpent);
+            mark(k & 1, 0);
+        }
+        pthread_join(readThread, NULL);
+    } else {
+        sqlite3 *readDB = openConnection();
+        sqlite3_stmt *select = prepare(readDB, selectSQL);
+        unsigned seed = 42;
+        for (long k = 0; k < batches; k++) {
+            readBatch(readDB, select, &buffers[0], &seed, &readSpent);
+            writeBatch(&buffers[0], &writeSpent);
+        }
+    }
+    double elapsed = now() - start, system1, cpu1 = cpuSeconds(&system1);
+    stopping = 1;
+    pthread_join(checkpointThread, NULL);
+    long done = batches * batchSize;
+    printf("SQLite alone (C), %ld cases, batches of %d%s, cases read by %s: %.0f updates/s\n", caseCount, batchSize,
+           pipelined ? ", next batch read while one is written" : "", byRowid ? "rowid" : "id", done / elapsed);
+    printf("  per update: reading %.1f us, writing and committing %.1f us (wall); CPU %.1f us, of which in the kernel %.1f us\n",
+           readSpent / done * 1e6, writeSpent / done * 1e6, (cpu1 - cpu0) / done * 1e6, (system1 - system0) / done * 1e6);
+    return 0;
+}
