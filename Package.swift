@@ -64,7 +64,8 @@ let package = Package(
         ),
         .target(
             name: "CaseMeshStore",
-            dependencies: ["CaseMeshCRDT", "CaseMeshDomain", "CaseMeshReplication", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CaseMeshCRDT", "CaseMeshDomain", "CaseMeshReplication", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimized
         ),
         .target(

@@ -27,12 +27,18 @@ public struct BusinessCalendar: Sendable, Equatable {
     /// Office hours of the regions CaseMesh ships with; other regions use UTC office hours.
     public static func standard(for region: String) -> BusinessCalendar {
         switch region {
-        case "EMEA": return BusinessCalendar(timeZoneIdentifier: "Europe/London")
-        case "AMER": return BusinessCalendar(timeZoneIdentifier: "America/New_York")
-        case "APAC": return BusinessCalendar(timeZoneIdentifier: "Asia/Singapore")
-        default: return BusinessCalendar(timeZoneIdentifier: "UTC")
+        case "EMEA": return emea
+        case "AMER": return amer
+        case "APAC": return apac
+        default: return utc
         }
     }
+
+    // Built once: every write works out its case's SLA deadline.
+    private static let emea = BusinessCalendar(timeZoneIdentifier: "Europe/London")
+    private static let amer = BusinessCalendar(timeZoneIdentifier: "America/New_York")
+    private static let apac = BusinessCalendar(timeZoneIdentifier: "Asia/Singapore")
+    private static let utc = BusinessCalendar(timeZoneIdentifier: "UTC")
 
     /// Resolving a zone by name reads the zone database; do it once per name.
     private static let zones = Mutex<[String: TimeZone]>([:])
@@ -61,7 +67,7 @@ public struct BusinessCalendar: Sendable, Equatable {
             if isWorkingDay(day) {
                 // The offset at local noon covers DST switches, which happen at night.
                 let dayStartLocal = day * CalendarMath.millisPerDay
-                let zoneOffset = offset(zone, at: dayStartLocal + 12 * 3_600_000)
+                let zoneOffset = dayOffset(zone, at: dayStartLocal + 12 * 3_600_000)
                 let open = dayStartLocal + Int64(opensAt) * CalendarMath.millisPerMinute - zoneOffset
                 let close = dayStartLocal + Int64(closesAt) * CalendarMath.millisPerMinute - zoneOffset
                 let from = max(cursor, open)
@@ -71,7 +77,7 @@ public struct BusinessCalendar: Sendable, Equatable {
                 }
             }
             day += 1
-            cursor = max(cursor, day * CalendarMath.millisPerDay - offset(zone, at: day * CalendarMath.millisPerDay))
+            cursor = max(cursor, day * CalendarMath.millisPerDay - dayOffset(zone, at: day * CalendarMath.millisPerDay))
         }
         return Int64.max
     }
@@ -85,4 +91,29 @@ public struct BusinessCalendar: Sendable, Equatable {
     private func offset(_ zone: TimeZone, at millis: Int64) -> Int64 {
         Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(millis) / 1000))) * 1000
     }
+
+    /// The zone's offset at one of the fixed instants `adding` asks about
+    /// for each day it walks (local noon, UTC midnight), remembered: every
+    /// write works out its case's SLA deadline, walking a week or two of
+    /// days, and asking the zone database costs more than the rest. Exact
+    /// instants are the keys, so nothing is rounded.
+    private func dayOffset(_ zone: TimeZone, at millis: Int64) -> Int64 {
+        let key = ZoneInstant(zone: timeZoneIdentifier, millis: millis)
+        if let known = Self.dayOffsets.withLock({ $0[key] }) { return known }
+        let computed = offset(zone, at: millis)
+        Self.dayOffsets.withLock { offsets in
+            if offsets.count >= Self.dayOffsetLimit { offsets.removeAll(keepingCapacity: true) }
+            offsets[key] = computed
+        }
+        return computed
+    }
+
+    private struct ZoneInstant: Hashable {
+        var zone: String
+        var millis: Int64
+    }
+
+    private static let dayOffsets = Mutex<[ZoneInstant: Int64]>([:])
+    /// Two instants a day for a few zones over a few years; beyond this the memory starts over.
+    private static let dayOffsetLimit = 16_384
 }

@@ -31,19 +31,27 @@ extension Database {
         for write in writes {
             switch write {
             case let .insertCase(row, rowid, bucket):
-                try run("""
+                try runRaw("""
                     INSERT INTO cases(rowid, id, number, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at, created_at, bucket, slack)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, zeroblob(?))
-                    """, [rowid, row.id, row.number, row.state, row.digest, row.title, row.status, row.severity,
-                          row.owning_region, row.owner, row.sla_due_at, row.updated_at, row.created_at, bucket, CaseRow.reservedBytes])
+                    """) { binder in
+                    binder.bind(1, rowid); binder.bind(2, row.id); binder.bind(3, row.number); binder.bind(4, row.state)
+                    binder.bind(5, row.digest); binder.bind(6, row.title); binder.bind(7, row.status); binder.bind(8, row.severity)
+                    binder.bind(9, row.owning_region); binder.bind(10, row.owner); binder.bind(11, row.sla_due_at)
+                    binder.bind(12, row.updated_at); binder.bind(13, row.created_at); binder.bind(14, Int64(bucket))
+                    binder.bind(15, Int64(CaseRow.reservedBytes))
+                }
             case let .updateCase(row, rowid):
                 // id, number and creation time never change; leaving them out
                 // keeps the unique id index untouched. The row's reserve goes.
-                try run("""
+                try runRaw("""
                     UPDATE cases SET state = ?, digest = ?, title = ?, status = ?, severity = ?, owning_region = ?,
                         owner = ?, sla_due_at = ?, updated_at = ?, slack = NULL WHERE rowid = ?
-                    """, [row.state, row.digest, row.title, row.status, row.severity,
-                          row.owning_region, row.owner, row.sla_due_at, row.updated_at, rowid])
+                    """) { binder in
+                    binder.bind(1, row.state); binder.bind(2, row.digest); binder.bind(3, row.title); binder.bind(4, row.status)
+                    binder.bind(5, row.severity); binder.bind(6, row.owning_region); binder.bind(7, row.owner)
+                    binder.bind(8, row.sla_due_at); binder.bind(9, row.updated_at); binder.bind(10, rowid)
+                }
             case let .caseText(rowid, title, problem, replacing):
                 if replacing { try run("DELETE FROM case_text WHERE rowid = ?", [rowid]) }
                 try run("INSERT INTO case_text(rowid, title, problem) VALUES (?, ?, ?)", [rowid, title, problem])
@@ -61,8 +69,9 @@ extension Database {
             case let .searchPending(rowid):
                 try run("INSERT INTO search_pending(case_row) VALUES (?) ON CONFLICT(case_row) DO NOTHING", [rowid])
             case let .appendLog(origin, counter, caseID, delta, committedAt):
-                try run("INSERT INTO delta_log(origin, counter, case_id, delta, committed_at) VALUES (?, ?, ?, ?, ?)",
-                        [origin, counter, caseID, delta, committedAt])
+                try runRaw("INSERT INTO delta_log(origin, counter, case_id, delta, committed_at) VALUES (?, ?, ?, ?, ?)") { binder in
+                    binder.bind(1, origin); binder.bind(2, counter); binder.bind(3, caseID); binder.bind(4, delta); binder.bind(5, committedAt)
+                }
             case let .trimLog(origin, below):
                 try run("DELETE FROM delta_log WHERE origin = ? AND counter < ?", [origin, below])
             case let .logPosition(origin, applied, retainedFrom):

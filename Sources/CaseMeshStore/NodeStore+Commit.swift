@@ -59,6 +59,11 @@ struct BatchCases {
     }
 }
 
+/// Why a stored case cannot be used: its state does not decode, or its digest is malformed.
+struct DamagedCase: Error {
+    var reason: String
+}
+
 /// A batch worked out and ready for the writer: its statements, its
 /// callers' answers and the writer state once it is committed.
 struct PreparedBatch: Sendable {
@@ -201,7 +206,12 @@ extension NodeStore {
         let rowids = knownCases.withLock { known in ids.map { known[CaseBucket.of($0)][$0]?.rowid } }
         let stored = try pool.read { db in try zip(ids, rowids).map { id, rowid in try db.fetchStoredCaseBytes(id, rowid: rowid) } }
         let decoded = Parallel.map(stored.count) { index in
-            stored[index].map { found in Result { try CaseState(decoding: found.state) } }
+            stored[index].map { found in
+                Result { () throws(DamagedCase) -> CaseState in
+                    guard found.digest.count == 32 else { throw DamagedCase(reason: "its stored digest has \(found.digest.count) bytes") }
+                    do { return try CaseState(decoding: found.state) } catch { throw DamagedCase(reason: "\(error)") }
+                }
+            }
         }
         for (index, id) in ids.enumerated() {
             guard let found = stored[index], let state = decoded[index] else {
@@ -209,8 +219,8 @@ extension NodeStore {
                 continue
             }
             switch state {
-            case let .success(state): cache.remember(BatchCase(row: found.rowid, state: state, digest: found.digest, columns: nil))
-            case let .failure(error): cache.rememberDamaged(id, reason: "\(error)")
+            case let .success(state): cache.remember(BatchCase(row: found.rowid, state: state, digest: StateDigest(bytes: found.digest), columns: nil))
+            case let .failure(damage): cache.rememberDamaged(id, reason: damage.reason)
             }
         }
     }

@@ -248,7 +248,7 @@ public final class NodeStore: Sendable {
 
     public func caseState(_ id: CaseID) throws(StoreError) -> CaseState? {
         if let cached = recent.withLock({ $0[id] }) { return cached.state }
-        return try read { db in try db.fetchStoredCase(id)?.state }
+        return try read { db in try db.fetchStoredState(id) }
     }
 
     /// Runs `PRAGMA integrity_check`; returns the problems found (empty when ok).

@@ -34,6 +34,21 @@ import CaseMeshCRDT
         #expect(calendar.adding(minutes: 120, to: utc(2026, 1, 15, 15)) == utc(2026, 1, 18, 9))
     }
 
+    /// Office hours follow the zone's summer time: London opens at 09:00
+    /// GMT (09:00 UTC) before 2026-03-29 and at 09:00 BST (08:00 UTC) after,
+    /// and back in October; New York moves on 2026-03-08. Each is asked
+    /// twice: the second answer comes from the remembered offsets.
+    @Test(arguments: [
+        ("Europe/London", utc(2026, 3, 27, 16), utc(2026, 3, 30, 9)),      // Fri 16:00 GMT + 2 h → Mon 10:00 BST
+        ("Europe/London", utc(2026, 10, 23, 15), utc(2026, 10, 26, 10)),   // Fri 16:00 BST + 2 h → Mon 10:00 GMT
+        ("America/New_York", utc(2026, 3, 6, 21), utc(2026, 3, 9, 14)),    // Fri 16:00 EST + 2 h → Mon 10:00 EDT
+    ])
+    func summerTimeMovesOfficeHours(zone: String, start: Int64, expected: Int64) {
+        let calendar = BusinessCalendar(timeZoneIdentifier: zone)
+        #expect(calendar.adding(minutes: 120, to: start) == expected)
+        #expect(calendar.adding(minutes: 120, to: start) == expected)
+    }
+
     /// A calendar with no working time never reaches a deadline.
     @Test func calendarWithoutWorkingTime() {
         #expect(BusinessCalendar(timeZoneIdentifier: "UTC", workdays: []).adding(minutes: 1, to: base) == .max)

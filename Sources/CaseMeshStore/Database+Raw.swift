@@ -1,0 +1,108 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+
+// The write path's hottest statements (reading each case a batch changes,
+// writing each case row and log entry) talk to SQLite's statement directly:
+// GRDB's `Row`, `StatementArguments` and `DatabaseValue` machinery cost more
+// per statement than SQLite's own work. The statements are still GRDB's
+// cached statements of the same connection, inside GRDB's transactions.
+
+/// A result row read straight from SQLite's statement.
+struct RawRow {
+    fileprivate let statement: OpaquePointer
+
+    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+
+    /// The column's bytes (a blob's, or a text's UTF-8), copied.
+    func bytes(_ column: Int32) -> [UInt8] {
+        // The pointer first, then the length: SQLite's documented order.
+        guard let start = sqlite3_column_blob(statement, column) else { return [] }
+        return [UInt8](UnsafeRawBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column))))
+    }
+
+    /// Whether the column holds exactly `text`'s UTF-8.
+    func holds(_ column: Int32, text: String) -> Bool {
+        guard let start = sqlite3_column_text(statement, column) else { return false }
+        let stored = UnsafeRawBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column)))
+        var text = text
+        return text.withUTF8 { $0.elementsEqual(stored) }
+    }
+}
+
+/// Binds a statement's parameters (numbered from 1); SQLite copies each value.
+struct RawBinder {
+    fileprivate let statement: OpaquePointer
+    fileprivate var failure: Int32 = SQLITE_OK
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    mutating func bind(_ index: Int32, _ value: Int64?) {
+        note(value.map { sqlite3_bind_int64(statement, index, $0) } ?? sqlite3_bind_null(statement, index))
+    }
+
+    mutating func bind(_ index: Int32, _ value: String?) {
+        note(value.map { sqlite3_bind_text(statement, index, $0, -1, Self.transient) } ?? sqlite3_bind_null(statement, index))
+    }
+
+    mutating func bind(_ index: Int32, _ value: Data) {
+        note(value.withUnsafeBytes { bytes in
+            // A zero-length blob still needs a non-null pointer, or SQLite stores NULL.
+            sqlite3_bind_blob(statement, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), Self.transient)
+        })
+    }
+
+    private mutating func note(_ code: Int32) {
+        if failure == SQLITE_OK { failure = code }
+    }
+}
+
+extension Database {
+    /// Runs `sql` (a cached statement) with one integer or text argument
+    /// and hands its first row, if any, to `body`. The statement is reset
+    /// before returning, whatever happens.
+    func firstRawRow<T>(_ sql: String, argument: RawArgument, _ body: (RawRow) throws -> T) throws -> T? {
+        let statement = try cachedStatement(sql: sql).sqliteStatement
+        defer { sqlite3_reset(statement) }
+        sqlite3_reset(statement)
+        var binder = RawBinder(statement: statement)
+        switch argument {
+        case let .integer(value): binder.bind(1, value)
+        case let .text(value): binder.bind(1, value)
+        }
+        guard binder.failure == SQLITE_OK else { throw rawError(binder.failure, sql) }
+        switch sqlite3_step(statement) {
+        case SQLITE_ROW: return try body(RawRow(statement: statement))
+        case SQLITE_DONE: return nil
+        case let code: throw rawError(code, sql)
+        }
+    }
+
+    /// Runs `sql` (a cached statement that returns no rows) with the
+    /// parameters `bind` sets.
+    func runRaw(_ sql: String, _ bind: (inout RawBinder) -> Void) throws {
+        let statement = try cachedStatement(sql: sql).sqliteStatement
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        sqlite3_reset(statement)
+        var binder = RawBinder(statement: statement)
+        bind(&binder)
+        guard binder.failure == SQLITE_OK else { throw rawError(binder.failure, sql) }
+        let code = sqlite3_step(statement)
+        guard code == SQLITE_DONE else { throw rawError(code, sql) }
+    }
+
+    /// SQLite's error, as GRDB reports its own (so the store classifies both alike).
+    private func rawError(_ code: Int32, _ sql: String) -> DatabaseError {
+        let message = sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
+        return DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql)
+    }
+}
+
+/// The one argument of a `firstRawRow` query.
+enum RawArgument {
+    case integer(Int64)
+    case text(String)
+}
