@@ -23,15 +23,14 @@ extension Database {
     /// index; a row that turns out to hold another case is not trusted, and
     /// the case is looked up by id instead.
     func fetchStoredCaseBytes(_ id: CaseID, rowid: Int64? = nil) throws -> (rowid: Int64, state: [UInt8], digest: [UInt8])? {
+        func columns(_ row: RawRow) -> (rowid: Int64, state: [UInt8], digest: [UInt8]) { (row.int64(0), row.bytes(1), row.bytes(2)) }
         if let rowid,
            let found = try firstRawRow("SELECT rowid, state, digest, id FROM cases WHERE rowid = ?", argument: .integer(rowid), { row in
-               row.holds(3, text: id.rawValue) ? (row.int64(0), row.bytes(1), row.bytes(2)) : nil
-           }), let found {
+               row.holds(3, text: id.rawValue) ? columns(row) : nil
+           }) ?? nil {
             return found
         }
-        return try firstRawRow("SELECT rowid, state, digest FROM cases WHERE id = ?", argument: .text(id.rawValue)) { row in
-            (row.int64(0), row.bytes(1), row.bytes(2))
-        }
+        return try firstRawRow("SELECT rowid, state, digest FROM cases WHERE id = ?", argument: .text(id.rawValue), columns)
     }
 
     /// `?, ?, …` for an `IN (…)` list of `count` values.

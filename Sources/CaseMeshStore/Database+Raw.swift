@@ -62,15 +62,13 @@ extension Database {
     /// and hands its first row, if any, to `body`. The statement is reset
     /// before returning, whatever happens.
     func firstRawRow<T>(_ sql: String, argument: RawArgument, _ body: (RawRow) throws -> T) throws -> T? {
-        let statement = try cachedStatement(sql: sql).sqliteStatement
-        defer { sqlite3_reset(statement) }
-        sqlite3_reset(statement)
-        var binder = RawBinder(statement: statement)
-        switch argument {
-        case let .integer(value): binder.bind(1, value)
-        case let .text(value): binder.bind(1, value)
+        let statement = try rawStatement(sql) { binder in
+            switch argument {
+            case let .integer(value): binder.bind(1, value)
+            case let .text(value): binder.bind(1, value)
+            }
         }
-        guard binder.failure == SQLITE_OK else { throw rawError(binder.failure, sql) }
+        defer { sqlite3_reset(statement) }
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return try body(RawRow(statement: statement))
         case SQLITE_DONE: return nil
@@ -81,17 +79,26 @@ extension Database {
     /// Runs `sql` (a cached statement that returns no rows) with the
     /// parameters `bind` sets.
     func runRaw(_ sql: String, _ bind: (inout RawBinder) -> Void) throws {
-        let statement = try cachedStatement(sql: sql).sqliteStatement
+        let statement = try rawStatement(sql, bind)
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
         }
+        let code = sqlite3_step(statement)
+        guard code == SQLITE_DONE else { throw rawError(code, sql) }
+    }
+
+    /// The cached statement of `sql`, reset and with the parameters `bind` sets.
+    private func rawStatement(_ sql: String, _ bind: (inout RawBinder) -> Void) throws -> OpaquePointer {
+        let statement = try cachedStatement(sql: sql).sqliteStatement
         sqlite3_reset(statement)
         var binder = RawBinder(statement: statement)
         bind(&binder)
-        guard binder.failure == SQLITE_OK else { throw rawError(binder.failure, sql) }
-        let code = sqlite3_step(statement)
-        guard code == SQLITE_DONE else { throw rawError(code, sql) }
+        guard binder.failure == SQLITE_OK else {
+            sqlite3_reset(statement)
+            throw rawError(binder.failure, sql)
+        }
+        return statement
     }
 
     /// SQLite's error, as GRDB reports its own (so the store classifies both alike).
