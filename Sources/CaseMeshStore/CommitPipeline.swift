@@ -10,7 +10,7 @@ import Synchronization
 /// for a thread of Swift's cooperative pool, which the callers share.
 struct CommitPipeline: Sendable {
     typealias Completion = @Sendable (Result<JobOutcome, StoreError>) -> Void
-    var pending: [(job: WriteJob, completion: Completion)] = []
+    var pending: [(job: WriteJob, queuedAt: ContinuousClock.Instant, completion: Completion)] = []
     /// A drain is scheduled or running on the preparing queue.
     var draining = false
     /// Batches handed to the writer and not yet answered (written and published).
@@ -40,9 +40,10 @@ extension NodeStore {
         guard !jobs.isEmpty else { return [] }
         return await withCheckedContinuation { continuation in
             let collector = ResultCollector(count: jobs.count) { continuation.resume(returning: $0) }
+            let now = ContinuousClock.now
             let start = pipeline.withLock { pipeline -> Bool in
                 for (index, job) in jobs.enumerated() {
-                    pipeline.pending.append((job, { result in collector.set(index, result) }))
+                    pipeline.pending.append((job, now, { result in collector.set(index, result) }))
                 }
                 guard !pipeline.draining else { return false }
                 pipeline.draining = true
@@ -56,12 +57,12 @@ extension NodeStore {
     private func drain() {
         while true {
             writerSlots.wait()
-            let next = pipeline.withLock { pipeline -> (batch: [(job: WriteJob, completion: CommitPipeline.Completion)], state: WriterState, sequence: UInt64)? in
+            let next = pipeline.withLock { pipeline -> (batch: ArraySlice<(job: WriteJob, queuedAt: ContinuousClock.Instant, completion: CommitPipeline.Completion)>, state: WriterState, sequence: UInt64)? in
                 guard !pipeline.pending.isEmpty else {
                     pipeline.draining = false
                     return nil
                 }
-                let batch = Array(pipeline.pending.prefix(CommitPipeline.maxBatch))
+                let batch = pipeline.pending.prefix(CommitPipeline.maxBatch)
                 pipeline.pending.removeFirst(batch.count)
                 pipeline.sequence += 1
                 pipeline.atWriter += 1
@@ -72,10 +73,19 @@ extension NodeStore {
                 resumeIdleWaiters()
                 return
             }
+            var stages = BatchStages(taken: .now)
+            let queued = batch.reduce(Duration.zero) { $0 + (stages.taken - $1.queuedAt) }
             var state = start
             let prepared = prepare(batch.map { $0.job }, state: &state, sequence: sequence)
             pipeline.withLock { $0.prepared = state }
-            write(prepared, written: { self.writerSlots.signal() }) { results in
+            stages.prepared = .now
+            let taken = stages
+            write(prepared, written: { self.writerSlots.signal() }) { results, writing, committed in
+                var finished = taken
+                finished.writing = writing
+                finished.committed = committed
+                finished.answered = .now
+                self.statistics.withLock { $0.latency.record(queued: queued, writes: results.count, stages: finished) }
                 for (entry, result) in zip(batch, results) { entry.completion(result) }
                 self.pipeline.withLock { $0.atWriter -= 1 }
                 self.resumeIdleWaiters()

@@ -14,6 +14,8 @@ public struct CommitStatistics: Sendable, Equatable {
     public var writing = Duration.zero
     /// Remote writes refused because their hybrid time was too far ahead of our clock.
     public var clockRejections = 0
+    /// Where answered writes spent their time in the store, stage by stage.
+    public var latency = CommitLatency()
 
     public init() {}
 
@@ -25,5 +27,57 @@ public struct CommitStatistics: Sendable, Equatable {
         writes += jobs
         self.preparing += preparing
         self.writing += writing
+    }
+}
+
+/// The stages a write passes through inside the store, summed over the
+/// writes answered (a write spends its whole batch's time in each stage
+/// after the queue). What a caller measures beyond their sum is its own:
+/// the time to get back onto a thread once answered, and its own code.
+public struct CommitLatency: Sendable, Equatable {
+    /// Writes answered (acknowledged or refused) and counted here.
+    public var writes = 0
+    /// Waiting in the queue until a batch took the write.
+    public var queued = Duration.zero
+    /// Its batch being prepared.
+    public var preparing = Duration.zero
+    /// Its batch, prepared, waiting for the writer to finish the batch before.
+    public var waitingForWriter = Duration.zero
+    /// Its batch's statements and commit (with the fsync).
+    public var writing = Duration.zero
+    /// From the commit to the answer: making the batch visible, handing it over.
+    public var answering = Duration.zero
+
+    public init() {}
+
+    /// The sum of the stages.
+    public var total: Duration { queued + preparing + waitingForWriter + writing + answering }
+
+    /// Adds one batch: its writes' queue times, and the times of its stages.
+    mutating func record(queued: Duration, writes: Int, stages: BatchStages) {
+        let count = Int64(writes)
+        self.writes += writes
+        self.queued += queued
+        preparing += (stages.prepared - stages.taken) * count
+        waitingForWriter += (stages.writing - stages.prepared) * count
+        writing += (stages.committed - stages.writing) * count
+        answering += (stages.answered - stages.committed) * count
+    }
+}
+
+/// When a batch reached each stage.
+struct BatchStages: Sendable {
+    var taken: ContinuousClock.Instant
+    var prepared: ContinuousClock.Instant
+    var writing: ContinuousClock.Instant
+    var committed: ContinuousClock.Instant
+    var answered: ContinuousClock.Instant
+
+    init(taken: ContinuousClock.Instant) {
+        self.taken = taken
+        prepared = taken
+        writing = taken
+        committed = taken
+        answered = taken
     }
 }

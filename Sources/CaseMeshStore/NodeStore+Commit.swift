@@ -442,18 +442,22 @@ extension NodeStore {
     /// prepared), calls `written` as soon as the writer is done with it,
     /// then publishes what it changed on the publishing queue (in the same
     /// order; the writer meanwhile goes on with the next batch) and answers
-    /// with `done`. A storage failure fails the whole batch, nothing is
-    /// acknowledged, and writes are refused from then on (later batches
-    /// prepared on top of this one included).
+    /// with `done`, which also gets when the writer started on the batch and
+    /// when it had committed it. A storage failure fails the whole batch,
+    /// nothing is acknowledged, and writes are refused from then on (later
+    /// batches prepared on top of this one included).
     func write(_ batch: PreparedBatch, written: @escaping @Sendable () -> Void,
-               done: @escaping @Sendable ([Result<JobOutcome, StoreError>]) -> Void) {
+               done: @escaping @Sendable (_ results: [Result<JobOutcome, StoreError>], _ writing: ContinuousClock.Instant,
+                                          _ committed: ContinuousClock.Instant) -> Void) {
         pool.asyncWriteWithoutTransaction { db in
+            let writing = ContinuousClock.now
             let outcome = self.commit(batch, db: db)
+            let committed = ContinuousClock.now
             written()
             self.publishing.async {
                 switch outcome {
-                case let .failure(refusals): done(refusals)
-                case let .success(duration): done(self.publish(batch, written: duration))
+                case let .failure(refusals): done(refusals, writing, committed)
+                case let .success(duration): done(self.publish(batch, written: duration), writing, committed)
                 }
             }
         }

@@ -293,6 +293,17 @@ print("    \(batches) transactions, \(String(format: "%.1f", Double(batchWrites)
       + "\(String(format: "%.0f", writingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs in the writer (statements and commit); "
       + "preparing busy \(String(format: "%.0f", preparingSeconds / updateSeconds * 100))%, "
       + "writer busy \(String(format: "%.0f", writingSeconds / updateSeconds * 100))% of the time")
+let chainWrites = Double(max(statsAfter.latency.writes - statsBefore.latency.writes, 1))
+func meanMs(_ after: Duration, _ before: Duration) -> String { String(format: "%.2f", seconds(after - before) / chainWrites * 1000) }
+let meanLatency = sortedLatencies.reduce(0, +) / Double(max(sortedLatencies.count, 1))
+let inStore = seconds(statsAfter.latency.total - statsBefore.latency.total) / chainWrites
+print("    a write's time, mean: queued \(meanMs(statsAfter.latency.queued, statsBefore.latency.queued)) ms, "
+      + "preparing \(meanMs(statsAfter.latency.preparing, statsBefore.latency.preparing)) ms, "
+      + "waiting for the writer \(meanMs(statsAfter.latency.waitingForWriter, statsBefore.latency.waitingForWriter)) ms, "
+      + "in the writer \(meanMs(statsAfter.latency.writing, statsBefore.latency.writing)) ms, "
+      + "answering \(meanMs(statsAfter.latency.answering, statsBefore.latency.answering)) ms; "
+      + "of the mean commit latency \(String(format: "%.2f", meanLatency * 1000)) ms, "
+      + "\(String(format: "%.2f", (meanLatency - inStore) * 1000)) ms pass after the answer (the caller back on a thread)")
 let cpuPerUpdate = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / Double(updateCount)
 print("    CPU per update (whole process, both cores): \(String(format: "%.0f", cpuPerUpdate * 1e6)) µs, "
       + "of which in the kernel \(String(format: "%.0f", (cpuAfter.system - cpuBefore.system) / Double(updateCount) * 1e6)) µs; "

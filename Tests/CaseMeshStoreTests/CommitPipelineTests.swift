@@ -47,6 +47,36 @@ import Testing
         }
     }
 
+    /// Every answered write is counted in the latency breakdown once, and
+    /// its stages add up to no more than what its caller waited: the
+    /// breakdown splits the callers' time, it does not invent any.
+    @Test func theLatencyBreakdownCountsEveryAnsweredWrite() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try openStore(dir, clock: ManualClock(step: 1), durability: .normal)
+            let waited = Stopwatch()
+            let id = try await waited.timed { try await store.create(draft(title: "Timed"), actor: actor).state.id }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<64 {
+                    group.addTask { _ = try await waited.timed { try await store.execute(addNote("n\(index)", "note \(index)"), on: id, actor: actor) } }
+                }
+                try await group.waitForAll()
+            }
+            // A refused write is answered too.
+            await #expect(throws: StoreError.self) {
+                try await waited.timed { try await store.execute(addNote("x", "x"), on: CaseID("no-such-case"), actor: actor) }
+            }
+            await store.waitIdle()
+            let latency = store.commitStatistics.latency
+            #expect(latency.writes == 66)
+            #expect(latency.preparing > .zero && latency.writing > .zero)
+            for stage in [latency.queued, latency.preparing, latency.waitingForWriter, latency.writing, latency.answering] {
+                #expect(stage >= .zero)
+            }
+            #expect(latency.total <= waited.total, "the stages add up to more than the callers waited")
+            await store.close()
+        }
+    }
+
     /// Cases created by a batch still in flight get their row id from the
     /// batch: the next batch updates them by that row id, and the search
     /// index and list columns follow.
@@ -238,4 +268,19 @@ func firstOf<T: Sendable>(seconds: Int, _ body: @escaping @Sendable () async -> 
 final class Once: Sendable {
     private let claimed = Mutex(false)
     func claim() -> Bool { claimed.withLock { done in defer { done = true }; return !done } }
+}
+
+/// Adds up the time callers spent waiting for the store.
+private final class Stopwatch: Sendable {
+    private let sum = Mutex(Duration.zero)
+    var total: Duration { sum.withLock { $0 } }
+
+    func timed<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
+        let began = ContinuousClock.now
+        defer {
+            let took = ContinuousClock.now - began
+            sum.withLock { $0 += took }
+        }
+        return try await body()
+    }
 }
