@@ -1,6 +1,6 @@
 // casemesh-bench-store: the durable store's figures.
 //
-//   casemesh-bench-store [--cases N] [--updates N] [--writers N] [--queries N] [--dir DIR]
+//   casemesh-bench-store [--cases N] [--updates N] [--writers N] [--queries N] [--dir DIR] [--seed N]
 //
 // 1. load: N cases (default 1,000,000) through the normal write path, with
 //    durability `off` for the bulk load only (skipped if DIR already holds them);
@@ -11,6 +11,10 @@
 //    throughput and p50/p99 commit latency;
 // 4. queries: filtered list queries (limit 50) with random filters; p50/p99;
 // 5. resident memory of this process (VmRSS, VmHWM) after all of the above.
+//
+// The cases updated, the owners written and the query filters come from a
+// seeded generator (--seed, printed; a new one each run unless given), so a
+// run's workload can be repeated exactly.
 //
 // Build in release: swift build -c release --product casemesh-bench-store
 
@@ -33,6 +37,7 @@ var updateCount = 100_000
 var writerCount = 32
 var queryCount = 2_000
 var directory = ".casemesh/bench-store"
+var seed = UInt64.random(in: 1...UInt64(UInt32.max))
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     func number() -> Int {
@@ -44,17 +49,21 @@ while let argument = arguments.next() {
     case "--updates": updateCount = number()
     case "--writers": writerCount = number()
     case "--queries": queryCount = number()
+    case "--seed":
+        guard let value = arguments.next().flatMap(UInt64.init) else { fail("--seed needs a whole number") }
+        seed = value
     case "--dir":
         guard let value = arguments.next() else { fail("--dir needs a folder") }
         directory = value
     case "-h", "--help":
-        print("usage: casemesh-bench-store [--cases N] [--updates N] [--writers N] [--queries N] [--dir DIR]")
+        print("usage: casemesh-bench-store [--cases N] [--updates N] [--writers N] [--queries N] [--dir DIR] [--seed N]")
         exit(0)
     default: fail("unknown argument \(argument)")
     }
 }
 
 let cases = caseCount
+let workloadSeed = seed
 let updates = updateCount
 let dataDirectory = directory
 let replica = ReplicaID("emea")
@@ -173,14 +182,14 @@ func load(_ store: NodeStore, from existing: Int, to cases: Int, started start: 
 }
 
 /// `count` single-field updates on random cases from `writers` writers; returns each commit's latency.
-func update(_ store: NodeStore, count: Int, writers: Int, cases: Int) async -> [Double] {
+func update(_ store: NodeStore, count: Int, writers: Int, cases: Int, seed: UInt64) async -> [Double] {
     let counter = Shared(0)
     let latencies = Shared([Double]())
     let clock = ContinuousClock()
     await withTaskGroup(of: Void.self) { group in
         for writer in 0..<writers {
             group.addTask {
-                var random = SystemRandomNumberGenerator()
+                var random = SplitMix64(seed: seed &+ UInt64(writer))
                 var mine: [Double] = []
                 while counter.withLock({ value -> Bool in value += 1; return value <= count }) {
                     let id = caseID(Int.random(in: 1...cases, using: &random))
@@ -233,7 +242,7 @@ progress("\(updateCount) durable single-field updates from \(writerCount) writer
 let updateStart = clock.now
 let cpuBefore = cpuSeconds()
 let statsBefore = store.commitStatistics
-let sortedLatencies = await update(store, count: updates, writers: writerCount, cases: cases).sorted()
+let sortedLatencies = await update(store, count: updates, writers: writerCount, cases: cases, seed: workloadSeed).sorted()
 let updateSeconds = seconds(clock.now - updateStart)
 let cpuAfter = cpuSeconds()
 let statsAfter = store.commitStatistics
@@ -261,7 +270,7 @@ let domain = measureDomainWork(samples)
 
 progress("\(queryCount) filtered list queries…")
 var queryTimes: [Double] = []
-var random = SystemRandomNumberGenerator()
+var random = SplitMix64(seed: workloadSeed ^ 0x5157_4552_5953)  // "QUERYS"
 var returned = 0
 for q in 0..<queryCount {
     var query = CaseQuery(limit: 50)
@@ -281,7 +290,7 @@ await store.close()
 
 func ms(_ s: Double) -> String { String(format: "%.2f ms", s * 1000) }
 func mib(_ bytes: Int) -> String { String(format: "%.0f MiB", Double(bytes) / 1_048_576) }
-print("CaseMesh store (release), \(loadedCases) cases, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+print("CaseMesh store (release), \(loadedCases) cases, \(ProcessInfo.processInfo.activeProcessorCount) cores, workload seed \(workloadSeed)")
 print("  durable updates (synchronous FULL, \(writerCount) writers): \(Int(Double(updateCount) / updateSeconds)) updates/s")
 print("    commit latency p50 \(ms(percentile(sortedLatencies, 0.5))), p99 \(ms(percentile(sortedLatencies, 0.99)))")
 let batches = statsAfter.commits - statsBefore.commits
