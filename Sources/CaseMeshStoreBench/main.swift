@@ -12,9 +12,10 @@
 // 4. queries: filtered list queries (limit 50) with random filters; p50/p99;
 // 5. resident memory of this process (VmRSS, VmHWM) after all of the above.
 //
-// The cases updated, the owners written and the query filters come from a
+// The cases updated, in their order, and the query filters come from a
 // seeded generator (--seed, printed; a new one each run unless given), so a
-// run's workload can be repeated exactly.
+// run's workload can be repeated. The owners written also carry the run's
+// start time, so a repeated run still changes every case it updates.
 //
 // Build in release: swift build -c release --product casemesh-bench-store
 
@@ -182,7 +183,11 @@ func load(_ store: NodeStore, from existing: Int, to cases: Int, started start: 
 }
 
 /// `count` single-field updates on random cases from `writers` writers; returns each commit's latency.
-func update(_ store: NodeStore, count: Int, writers: Int, cases: Int, seed: UInt64) async -> [Double] {
+/// Every update writes a value no case holds yet (the writer, its update's
+/// number and `run` are in it), so each one is a real change even when a
+/// seed is repeated on the same database; one that changes nothing stops
+/// the benchmark rather than count an acknowledgement that wrote nothing.
+func update(_ store: NodeStore, count: Int, writers: Int, cases: Int, seed: UInt64, run: String) async -> [Double] {
     let counter = Shared(0)
     let latencies = Shared([Double]())
     let clock = ContinuousClock()
@@ -193,14 +198,16 @@ func update(_ store: NodeStore, count: Int, writers: Int, cases: Int, seed: UInt
                 var mine: [Double] = []
                 while counter.withLock({ value -> Bool in value += 1; return value <= count }) {
                     let id = caseID(Int.random(in: 1...cases, using: &random))
-                    let owner = "engineer-\(Int.random(in: 0..<500, using: &random))-\(writer)"
+                    let owner = "engineer-\(Int.random(in: 0..<500, using: &random))-\(writer)-\(mine.count)-\(run)"
                     let t0 = clock.now
+                    let outcome: WriteOutcome
                     do {
-                        _ = try await store.execute(.setFields([.owner: .text(owner)]), on: id, actor: "bench")
+                        outcome = try await store.execute(.setFields([.owner: .text(owner)]), on: id, actor: "bench")
                     } catch {
                         fail("update failed: \(error)")
                     }
                     mine.append(seconds(clock.now - t0))
+                    if outcome.delta == nil { fail("the update of \(id) to owner \(owner) changed nothing") }
                 }
                 latencies.withLock { $0.append(contentsOf: mine) }
             }
@@ -242,7 +249,8 @@ progress("\(updateCount) durable single-field updates from \(writerCount) writer
 let updateStart = clock.now
 let cpuBefore = cpuSeconds()
 let statsBefore = store.commitStatistics
-let sortedLatencies = await update(store, count: updates, writers: writerCount, cases: cases, seed: workloadSeed).sorted()
+let sortedLatencies = await update(store, count: updates, writers: writerCount, cases: cases, seed: workloadSeed,
+                                   run: String(UInt64(Date().timeIntervalSince1970), radix: 36)).sorted()
 let updateSeconds = seconds(clock.now - updateStart)
 let cpuAfter = cpuSeconds()
 let statsAfter = store.commitStatistics
