@@ -49,6 +49,10 @@ public final class NodeStore: Sendable {
     /// last one is written, and must see its changes.
     let inflight = Mutex<[CaseID: (sequence: UInt64, written: BatchCase)]>([:])
 
+    /// SQLite's page cache of the writing connection and of each reader (see `open`).
+    static let writerCacheKiB = 32_768
+    static let readerCacheKiB = 2_048
+
     /// Opens (creating if needed) the store of `configuration`.
     public static func open(_ configuration: StoreConfiguration, wallClock: any WallClock, logger: Logger) throws(StoreError) -> NodeStore {
         let directory = configuration.storeDirectory
@@ -64,7 +68,14 @@ public final class NodeStore: Sendable {
         let durability = configuration.durability
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(durability.pragma)")
-            try db.execute(sql: "PRAGMA cache_size = -32768")  // 32 MiB per connection
+            // The writer keeps its pages from one transaction to the next.
+            // A reader does not: SQLite empties a connection's page cache
+            // whenever a read transaction starts after another connection
+            // committed, which here is nearly every time, and emptying it
+            // walks every slot of its hash table. So readers get a small
+            // cache, enough for one transaction's pages.
+            let kibibytes = db.configuration.readonly ? NodeStore.readerCacheKiB : NodeStore.writerCacheKiB
+            try db.execute(sql: "PRAGMA cache_size = -\(kibibytes)")
         }
         let path = configuration.databasePath
         let lock = try DirectoryLock(directory: directory)
