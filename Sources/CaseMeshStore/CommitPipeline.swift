@@ -73,19 +73,15 @@ extension NodeStore {
                 resumeIdleWaiters()
                 return
             }
-            var stages = BatchStages(taken: .now)
-            let queued = batch.reduce(Duration.zero) { $0 + (stages.taken - $1.queuedAt) }
+            let taken = ContinuousClock.now
+            let queued = batch.reduce(Duration.zero) { $0 + (taken - $1.queuedAt) }
             var state = start
             let prepared = prepare(batch.map { $0.job }, state: &state, sequence: sequence)
             pipeline.withLock { $0.prepared = state }
-            stages.prepared = .now
-            let taken = stages
+            let preparedAt = ContinuousClock.now
             write(prepared, written: { self.writerSlots.signal() }) { results, writing, committed in
-                var finished = taken
-                finished.writing = writing
-                finished.committed = committed
-                finished.answered = .now
-                self.statistics.withLock { $0.latency.record(queued: queued, writes: results.count, stages: finished) }
+                let stages = BatchStages(taken: taken, prepared: preparedAt, writing: writing, committed: committed, answered: .now)
+                self.statistics.withLock { $0.latency.record(queued: queued, writes: results.count, stages: stages) }
                 for (entry, result) in zip(batch, results) { entry.completion(result) }
                 self.pipeline.withLock { $0.atWriter -= 1 }
                 self.resumeIdleWaiters()

@@ -72,12 +72,4 @@ struct BatchStages: Sendable {
     var writing: ContinuousClock.Instant
     var committed: ContinuousClock.Instant
     var answered: ContinuousClock.Instant
-
-    init(taken: ContinuousClock.Instant) {
-        self.taken = taken
-        prepared = taken
-        writing = taken
-        committed = taken
-        answered = taken
-    }
 }

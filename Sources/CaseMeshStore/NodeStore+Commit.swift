@@ -457,15 +457,15 @@ extension NodeStore {
             self.publishing.async {
                 switch outcome {
                 case let .failure(refusals): done(refusals, writing, committed)
-                case let .success(duration): done(self.publish(batch, written: duration), writing, committed)
+                case .success: done(self.publish(batch, written: committed - writing), writing, committed)
                 }
             }
         }
     }
 
-    /// What committing a batch came to: the time it took, or every caller's refusal.
+    /// What committing a batch came to: committed, or every caller's refusal.
     private enum CommitOutcome {
-        case success(Duration)
+        case success
         case failure([Result<JobOutcome, StoreError>])
     }
 
@@ -473,8 +473,6 @@ extension NodeStore {
         if let failure = writer.withLock({ $0.failure }) {
             return .failure(batch.results.map { _ in .failure(.writeFailed(reason: failure)) })
         }
-        let clock = ContinuousClock()
-        let began = clock.now
         var failure = batch.failure
         if failure == nil, !batch.writes.isEmpty {
             do {
@@ -492,7 +490,7 @@ extension NodeStore {
             writer.withLock { $0.failure = failure }
             return .failure(batch.results.map { _ in .failure(.writeFailed(reason: failure)) })
         }
-        return .success(clock.now - began)
+        return .success
     }
 
     /// Makes a committed batch visible: the caches, the query index, the
