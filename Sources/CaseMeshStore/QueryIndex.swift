@@ -69,7 +69,8 @@ struct QueryIndex: Sendable {
     private var runs: [[Entry]] = []
     /// Where each case's entry sits: its update time (with the rowid, its sort key).
     private var updatedAtByRow: [Int64: Int64] = [:]
-    private var codes: [String: UInt32] = [:]
+    /// The column values entries use now, as codes (see `Codes`).
+    private var codes = Codes()
     private(set) var count = 0
 
     static let runCapacity = 1024
@@ -79,11 +80,8 @@ struct QueryIndex: Sendable {
     /// Builds the index of `rows` in one sort.
     init(_ rows: some Sequence<Columns>) {
         var entries: [Entry] = []
-        for row in rows {
-            let entry = makeEntry(row)
-            if updatedAtByRow.updateValue(entry.updatedAt, forKey: entry.rowid) == nil {
-                entries.append(entry)
-            }
+        for row in rows where updatedAtByRow.updateValue(row.updatedAt, forKey: row.rowid) == nil {
+            entries.append(makeEntry(row))
         }
         entries.sort(by: Entry.precedesInStorage)
         count = entries.count
@@ -97,14 +95,20 @@ struct QueryIndex: Sendable {
         }
     }
 
-    /// The code of a column value, if any row ever had it.
-    func code(_ value: String) -> UInt32? { codes[value] }
+    /// The code of a column value, if an entry holds it now.
+    func code(_ value: String) -> UInt32? { codes.code(value) }
+
+    /// How many distinct column values the entries hold now.
+    var distinctValues: Int { codes.count }
 
     /// Inserts or moves the entry of `columns.rowid`.
     mutating func upsert(_ columns: Columns) {
+        // The new entry's values are counted before the old one's are let
+        // go, so a value both hold keeps its code.
         let entry = makeEntry(columns)
-        if let previous = updatedAtByRow.updateValue(entry.updatedAt, forKey: entry.rowid) {
-            remove(Position(updatedAt: previous, rowid: entry.rowid))
+        if let previous = updatedAtByRow.updateValue(entry.updatedAt, forKey: entry.rowid),
+           let removed = remove(Position(updatedAt: previous, rowid: entry.rowid)) {
+            release(removed)
         }
         insert(entry)
     }
@@ -144,17 +148,15 @@ struct QueryIndex: Sendable {
 
     // MARK: - Internals
 
-    private mutating func intern(_ value: String) -> UInt32 {
-        if let code = codes[value] { return code }
-        let code = UInt32(codes.count + 1)
-        codes[value] = code
-        return code
-    }
-
     private mutating func makeEntry(_ columns: Columns) -> Entry {
         Entry(updatedAt: columns.updatedAt, rowid: columns.rowid, slaDueAt: columns.slaDueAt ?? Entry.noDeadline,
-              status: intern(columns.status), severity: intern(columns.severity), region: intern(columns.region),
-              owner: columns.owner.map { intern($0) } ?? 0)
+              status: codes.use(columns.status), severity: codes.use(columns.severity), region: codes.use(columns.region),
+              owner: columns.owner.map { codes.use($0) } ?? 0)
+    }
+
+    private mutating func release(_ entry: Entry) {
+        codes.release(entry.status); codes.release(entry.severity); codes.release(entry.region)
+        if entry.owner != 0 { codes.release(entry.owner) }
     }
 
     /// The index of the first run whose last entry is not before `entry`
@@ -196,15 +198,70 @@ struct QueryIndex: Sendable {
         }
     }
 
-    private mutating func remove(_ position: Position) {
+    /// Removes the entry at `position` and returns it (nil if none is there).
+    private mutating func remove(_ position: Position) -> Entry? {
         let probe = Entry(updatedAt: position.updatedAt, rowid: position.rowid, slaDueAt: 0, status: 0, severity: 0, region: 0, owner: 0)
         let runIndex = firstRun(notBefore: probe)
-        guard runIndex < runs.count else { return }
+        guard runIndex < runs.count else { return nil }
         let index = Self.lowerBound(runs[runIndex], probe)
         guard index < runs[runIndex].count, runs[runIndex][index].rowid == position.rowid,
-              runs[runIndex][index].updatedAt == position.updatedAt else { return }
-        runs[runIndex].remove(at: index)
+              runs[runIndex][index].updatedAt == position.updatedAt else { return nil }
+        let removed = runs[runIndex].remove(at: index)
         count -= 1
         if runs[runIndex].isEmpty { runs.remove(at: runIndex) }
+        return removed
+    }
+}
+
+extension QueryIndex {
+    /// Column values as small integer codes, counted by the entries that
+    /// hold them. A value no entry holds any more gives its code back (for
+    /// the next new value), so the table stays as large as the distinct
+    /// values in use: owners are free text, and a node that reassigns cases
+    /// for years would otherwise keep every owner it ever saw, and run out
+    /// of codes. Code 0 is never given: entries use it for "no owner".
+    struct Codes: Sendable {
+        private var byValue: [String: UInt32] = [:]
+        /// Indexed by code: the value and how many entries hold it (0 = free).
+        private var values: [String] = [""]
+        private var uses: [UInt32] = [0]
+        private var free: [UInt32] = []
+
+        var count: Int { byValue.count }
+
+        func code(_ value: String) -> UInt32? { byValue[value] }
+
+        /// The code of `value`, counting one more entry that holds it.
+        mutating func use(_ value: String) -> UInt32 {
+            if let code = byValue[value] {
+                uses[Int(code)] += 1
+                return code
+            }
+            let code: UInt32
+            if let reused = free.popLast() {
+                code = reused
+                values[Int(code)] = value
+                uses[Int(code)] = 1
+            } else {
+                precondition(values.count < Int(UInt32.max), "more distinct list column values than codes")
+                code = UInt32(values.count)
+                values.append(value)
+                uses.append(1)
+            }
+            byValue[value] = code
+            return code
+        }
+
+        /// One entry less holds `code`'s value; the last one frees the code.
+        mutating func release(_ code: UInt32) {
+            let slot = Int(code)
+            guard slot > 0, slot < uses.count, uses[slot] > 0 else { return }
+            uses[slot] -= 1
+            if uses[slot] == 0 {
+                byValue[values[slot]] = nil
+                values[slot] = ""
+                free.append(code)
+            }
+        }
     }
 }

@@ -85,6 +85,44 @@ import CaseMeshCRDT
         }
     }
 
+    /// Owners are free text: an index whose rows keep getting new owners
+    /// holds codes for the owners in use only, a code given back is reused
+    /// for a new owner, and a list by owner finds exactly the rows holding it
+    /// now (none for an owner no row holds any more).
+    @Test func replacedValuesGiveTheirCodesBack() {
+        let rows: [Int64] = Array(1...20)
+        func columns(_ rowid: Int64, owner: String?, time: Int64) -> QueryIndex.Columns {
+            QueryIndex.Columns(rowid: rowid, status: "new", severity: "sev2", region: "EMEA", owner: owner, slaDueAt: nil, updatedAt: time)
+        }
+        var index = QueryIndex(rows.map { columns($0, owner: "first-\($0)", time: 0) })
+        #expect(index.distinctValues == 3 + rows.count)
+        var time: Int64 = 1
+        var owners: [Int64: String?] = [:]
+        for round in 0..<50 {
+            for rowid in rows {
+                // Some rows lose their owner, the rest get a new one; the same value twice keeps its code.
+                let owner: String? = (rowid + Int64(round)) % 7 == 0 ? nil : "owner-\(round)-\(rowid)"
+                index.upsert(columns(rowid, owner: owner, time: time))
+                if round == 49 { index.upsert(columns(rowid, owner: owner, time: time + 1)) }
+                owners[rowid] = owner
+                time += 2
+            }
+        }
+        let held = Set(owners.values.compactMap { $0 })
+        #expect(index.distinctValues == 3 + held.count, "codes of owners no row holds were kept")
+        #expect(index.code("first-1") == nil)
+        #expect(index.code("owner-48-2") == nil)
+        for (rowid, owner) in owners {
+            guard let owner else { continue }
+            let code = index.code(owner)
+            #expect(code != nil)
+            let found = index.positions(matching: QueryIndex.Filter(owner: code), after: nil, limit: 50).map(\.rowid)
+            #expect(found == [rowid], "owner \(owner)")
+        }
+        let everyone = index.positions(matching: QueryIndex.Filter(status: index.code("new")), after: nil, limit: 100)
+        #expect(everyone.count == rows.count)
+    }
+
     /// An empty index answers every query with nothing, cursor or not.
     @Test func emptyIndexListsNothing() {
         let index = QueryIndex()
