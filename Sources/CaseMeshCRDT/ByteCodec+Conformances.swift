@@ -323,23 +323,39 @@ extension ORMap: BinaryDecodable where Key: BinaryDecodable, Value: BinaryDecoda
 }
 
 extension GrowOnlyMap: BinaryCodable {
+    /// Entries in key order, in both modes: the map keeps them sorted.
     public func encode(to writer: inout ByteWriter) {
-        writer.write(varint: UInt64(storage.count))
-        let pairs = writer.canonical ? storage.sorted { $0.key < $1.key } : Array(storage.map { ($0.key, $0.value) })
-        for (key, value) in pairs {
-            key.encode(to: &writer)
-            value.encode(to: &writer)
+        writer.write(varint: UInt64(entries.count))
+        // Through the buffer, each entry is borrowed rather than copied.
+        entries.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices {
+                buffer[index].key.encode(to: &writer)
+                buffer[index].value.encode(to: &writer)
+            }
         }
     }
+
     public init(from reader: inout ByteReader) throws(CodecError) {
         let count = try reader.readCount(minimumItemSize: 2)
-        var storage = [Key: Value](minimumCapacity: count)
+        var entries: [Entry] = []
+        entries.reserveCapacity(count)
+        var sorted = true
         for _ in 0..<count {
             let key = try Key(from: &reader)
-            guard storage.updateValue(try Value(from: &reader), forKey: key) == nil else {
+            if !entries.isEmpty, !(entries[entries.count - 1].key < key) {
+                if entries[entries.count - 1].key == key { throw .invalidValue("duplicate key in a grow-only map") }
+                sorted = false
+            }
+            entries.append(Entry(key: key, value: try Value(from: &reader)))
+        }
+        if !sorted {
+            // Documents written before the map kept its keys sorted list
+            // them in any order; they still read, into the same map.
+            entries.sort { $0.key < $1.key }
+            for index in entries.indices.dropFirst() where entries[index - 1].key == entries[index].key {
                 throw .invalidValue("duplicate key in a grow-only map")
             }
         }
-        self.init(storage)
+        self.init(sortedEntries: entries)
     }
 }

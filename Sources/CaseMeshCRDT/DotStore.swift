@@ -222,16 +222,7 @@ public struct DotMap<Key: Hashable & Comparable & Sendable, Store: DotStore>: Do
     }
 
     /// Where `key` is, or where it would be inserted.
-    func position(of key: Key) -> (index: Int, found: Bool) {
-        var low = 0, high = entries.count
-        while low < high {
-            let middle = (low + high) / 2
-            let probe = entries[middle].key
-            if probe == key { return (middle, true) }
-            if probe < key { low = middle + 1 } else { high = middle }
-        }
-        return (low, false)
-    }
+    func position(of key: Key) -> (index: Int, found: Bool) { entries.sortedPosition(of: key) { $0.key } }
 
     /// Updates the store under `key` in place (starting from an empty store
     /// if absent), dropping the entry if it ends up empty.

@@ -58,20 +58,9 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
     public mutating func formUnion(_ other: VersionVector) {
         if other.entries.isEmpty || other == self { return }
         if entries.isEmpty { entries = other.entries; return }
-        var merged: [Entry] = []
-        merged.reserveCapacity(entries.count + other.entries.count)
-        var i = 0, j = 0
-        while i < entries.count || j < other.entries.count {
-            if j == other.entries.count || (i < entries.count && entries[i].replica < other.entries[j].replica) {
-                merged.append(entries[i]); i += 1
-            } else if i == entries.count || other.entries[j].replica < entries[i].replica {
-                merged.append(other.entries[j]); j += 1
-            } else {
-                merged.append(Entry(replica: entries[i].replica, counter: Swift.max(entries[i].counter, other.entries[j].counter)))
-                i += 1; j += 1
-            }
+        entries = .mergingSorted(entries, other.entries, keyOf: { $0.replica }) { mine, theirs in
+            Entry(replica: mine.replica, counter: Swift.max(mine.counter, theirs.counter))
         }
-        entries = merged
     }
 
     /// True when every dot this vector covers is also covered by `other`.

@@ -24,8 +24,8 @@ extension CaseState {
 
     /// The last write to any part of the case (hybrid time), for "updated at".
     public var updatedAt: HLCTimestamp {
-        var latest = header.createdAt
-        for (key, _) in timeline.storage where key.time > latest { latest = key.time }
+        // Timeline keys order by time first: the last event is the latest.
+        guard let latest = timeline.last?.key.time, latest > header.createdAt else { return header.createdAt }
         return latest
     }
 
@@ -51,7 +51,7 @@ extension CaseState {
 
     /// Timeline events, oldest first, conflicts included.
     public var events: [(key: EventKey, event: TimelineEvent)] {
-        timeline.sortedByKey.map { (key: $0.key, event: $0.value) }
+        timeline.entries.map { (key: $0.key, event: $0.value) }
     }
 
     /// Fields with concurrent writes nobody has overwritten yet.

@@ -229,3 +229,51 @@ func readShared(_ bytes: [UInt8]) -> Result<[String], CodecError> {
         }
     }
 }
+
+/// A grow-only map keeps its entries sorted by key too; documents written
+/// while it was a hash table list them in any order and read into the same
+/// map, and a repeated key is refused however the keys are ordered.
+@Suite struct GrowOnlyMapOrderTests {
+    func mapBytes(keys: [Int]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(varint: UInt64(keys.count))
+        for key in keys {
+            key.encode(to: &writer)
+            writer.write(string: "value \(key)")
+        }
+        return writer.finish()
+    }
+
+    @Test(arguments: [[1, 2, 3], [2, 1, 3], [3, 2, 1], [1, 3, 2]])
+    func keysInAnyOrderReadIntoTheSameMap(keys: [Int]) throws {
+        let map = try GrowOnlyMap<Int, String>(decoding: mapBytes(keys: keys))
+        #expect(map.entries.map(\.key) == [1, 2, 3])
+        #expect(map[2] == "value 2")
+        #expect(map == (try GrowOnlyMap<Int, String>(decoding: mapBytes(keys: [1, 2, 3]))))
+        #expect(map.encodedBytes == mapBytes(keys: [1, 2, 3]))
+    }
+
+    @Test(arguments: [[1, 1], [2, 1, 2], [1, 3, 2, 3]])
+    func repeatedKeysAreRefused(keys: [Int]) {
+        #expect(decode(GrowOnlyMap<Int, String>.self, mapBytes(keys: keys)) == .failure(.invalidValue("duplicate key in a grow-only map")))
+    }
+
+    /// Inserted in any order, or joined from any split, the entries end up
+    /// sorted, each key once, and lookups find every value.
+    @Test func entriesStaySorted() async {
+        await propertyCheck(count: 500, input: Gen.int(in: 0...40).array(of: 0...30)) { keys in
+            var map = GrowOnlyMap<Int, String>()
+            var halves = (GrowOnlyMap<Int, String>(), GrowOnlyMap<Int, String>())
+            for (index, key) in keys.enumerated() {
+                map.insert("v\(key)", for: key)
+                if index % 2 == 0 { halves.0.insert("v\(key)", for: key) } else { halves.1.insert("v\(key)", for: key) }
+            }
+            #expect(map.entries.map(\.key) == Array(Set(keys)).sorted())
+            for key in keys { #expect(map[key] == "v\(key)") }
+            #expect(map[41] == nil && map[-1] == nil)
+            var joined = halves.1
+            joined.join(halves.0)
+            #expect(joined == map)
+        }
+    }
+}
