@@ -25,8 +25,17 @@ public struct EventKey: Hashable, Comparable, Sendable, BinaryCodable {
         time.encode(to: &writer); replica.encode(to: &writer); writer.write(string: discriminator)
     }
 
+    /// The discriminator must be ASCII. The replicas make only ASCII ones
+    /// (an event's index, or a conflict's field and dot), and keys are kept
+    /// in a sorted array ordered by `<`, which compares bytes: two Unicode
+    /// spellings of one character would be equal (`==`) yet two keys, and
+    /// the canonical encoding (NFC) would write them as the same key twice.
     public init(from reader: inout ByteReader) throws(CodecError) {
-        self.init(time: try HLCTimestamp(from: &reader), replica: try ReplicaID(from: &reader), discriminator: try reader.readString())
+        let time = try HLCTimestamp(from: &reader)
+        let replica = try ReplicaID(from: &reader)
+        let discriminator = try reader.readString()
+        guard discriminator.utf8.allSatisfy({ $0 < 0x80 }) else { throw .invalidValue("timeline event key \"\(discriminator)\" is not ASCII") }
+        self.init(time: time, replica: replica, discriminator: discriminator)
     }
 }
 

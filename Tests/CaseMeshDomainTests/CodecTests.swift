@@ -50,6 +50,24 @@ import CaseMeshCRDT
     }
 
     /// Every strict prefix of a valid encoding is refused.
+    /// A timeline event key from a peer must be ASCII: two Unicode
+    /// spellings of one character (é, e + accent) are equal as strings but
+    /// would sort as two keys, and the canonical encoding (NFC) would then
+    /// write one key twice, leaving a case no replica can read. Keys the
+    /// replicas make (an event's index, a conflict's field and dot) are ASCII.
+    @Test(arguments: [["e\u{301}"], ["\u{E9}"], ["e\u{301}", "\u{E9}"], ["\u{E9}", "e\u{301}"]])
+    func nonASCIIEventKeysAreRefused(discriminators: [String]) throws {
+        var state = try richCase()
+        for key in state.timeline.entries.map(\.key) { #expect(key.discriminator.utf8.allSatisfy { $0 < 0x80 }, "\(key)") }
+        for discriminator in discriminators {
+            let key = EventKey(time: state.updatedAt, replica: ReplicaID("emea"), discriminator: discriminator)
+            state.timeline.insert(TimelineEvent(kind: .tagAdded, actor: "Mallory", to: "x"), for: key)
+        }
+        for bytes in [state.encodedBytes, state.canonicalBytes] {
+            #expect(throws: CodecError.self) { try CaseState(decoding: bytes) }
+        }
+    }
+
     @Test func truncatedBytesThrow() throws {
         let bytes = try richCase().encodedBytes
         for length in 0..<bytes.count {
