@@ -256,26 +256,16 @@ extension DotMap: BinaryDecodable where Key: BinaryDecodable, Store: BinaryDecod
         var entries: [Entry] = []
         entries.reserveCapacity(count)
         var sorted = true
+        let duplicate = CodecError.invalidValue("duplicate key in a map")
         for _ in 0..<count {
             let key = try Key(from: &reader)
-            // Compared in place with the last entry's key (a copy would retain it).
-            if !entries.isEmpty, !(entries[entries.count - 1].key < key) {
-                if entries[entries.count - 1].key == key { throw .invalidValue("duplicate key in a map") }
-                sorted = false
-            }
+            if try !entries.decodedKey(key, follows: { $0.key }, duplicate: duplicate) { sorted = false }
             // Decoded straight into the entry: a store held in a local first
             // was copied into it (retaining everything in it) and then released.
             entries.append(Entry(key: key, store: try Store(from: &reader)))
             if entries[entries.count - 1].store.isBottom { throw .invalidValue("empty entry in a map") }
         }
-        if !sorted {
-            // Documents written before maps kept their keys sorted list them
-            // in any order; they still read, into the same map.
-            entries.sort { $0.key < $1.key }
-            for index in entries.indices.dropFirst() where entries[index - 1].key == entries[index].key {
-                throw .invalidValue("duplicate key in a map")
-            }
-        }
+        if !sorted { try entries.sortDecoded(by: { $0.key }, duplicate: duplicate) }
         self.init(sortedEntries: entries)
     }
 }
@@ -340,22 +330,35 @@ extension GrowOnlyMap: BinaryCodable {
         var entries: [Entry] = []
         entries.reserveCapacity(count)
         var sorted = true
+        let duplicate = CodecError.invalidValue("duplicate key in a grow-only map")
         for _ in 0..<count {
             let key = try Key(from: &reader)
-            if !entries.isEmpty, !(entries[entries.count - 1].key < key) {
-                if entries[entries.count - 1].key == key { throw .invalidValue("duplicate key in a grow-only map") }
-                sorted = false
-            }
+            if try !entries.decodedKey(key, follows: { $0.key }, duplicate: duplicate) { sorted = false }
             entries.append(Entry(key: key, value: try Value(from: &reader)))
         }
-        if !sorted {
-            // Documents written before the map kept its keys sorted list
-            // them in any order; they still read, into the same map.
-            entries.sort { $0.key < $1.key }
-            for index in entries.indices.dropFirst() where entries[index - 1].key == entries[index].key {
-                throw .invalidValue("duplicate key in a grow-only map")
-            }
-        }
+        if !sorted { try entries.sortDecoded(by: { $0.key }, duplicate: duplicate) }
         self.init(sortedEntries: entries)
+    }
+}
+
+/// Maps decode their entries in turn, in key order as they are written now.
+/// Documents written before the maps kept their keys sorted list them in
+/// any order; they still read, into the same map. A repeated key is refused
+/// either way.
+private extension Array {
+    /// Whether `key`, just read, comes after the last entry's key (true for
+    /// the first entry); throws `duplicate` when it repeats it. Compared in
+    /// place: a copy of the entry would retain everything in it.
+    func decodedKey<Key: Comparable>(_ key: Key, follows keyOf: (Element) -> Key, duplicate: CodecError) throws(CodecError) -> Bool {
+        let last: Key? = withUnsafeBufferPointer { buffer in buffer.isEmpty ? nil : keyOf(buffer[buffer.count - 1]) }
+        guard let last, !(last < key) else { return true }
+        if last == key { throw duplicate }
+        return false
+    }
+
+    /// Sorts entries read out of key order; throws `duplicate` when a key repeats.
+    mutating func sortDecoded<Key: Comparable>(by keyOf: (Element) -> Key, duplicate: CodecError) throws(CodecError) {
+        sort { keyOf($0) < keyOf($1) }
+        for index in indices.dropFirst() where keyOf(self[index - 1]) == keyOf(self[index]) { throw duplicate }
     }
 }

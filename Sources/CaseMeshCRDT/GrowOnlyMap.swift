@@ -30,9 +30,6 @@ public struct GrowOnlyMap<Key: Hashable & Comparable & Sendable & BinaryCodable,
     public var isEmpty: Bool { entries.isEmpty }
     /// The entry with the greatest key.
     public var last: Entry? { entries.last }
-    /// The entries as a dictionary (for callers that look many keys up).
-    public var storage: [Key: Value] { Dictionary(uniqueKeysWithValues: entries.lazy.map { ($0.key, $0.value) }) }
-    public var sortedByKey: [(key: Key, value: Value)] { entries.map { ($0.key, $0.value) } }
 
     public subscript(key: Key) -> Value? {
         let (index, found) = position(of: key)

@@ -30,7 +30,7 @@ import CaseMeshCRDT
         await propertyCheck(count: 300, input: commandSeedGen.array(of: 1...20), Gen.int(in: 0...100), Gen.bool) { seeds, pick, vendorReady in
             var origin = try ReplicaCase.randomStart(vendorReady: vendorReady)
             for seed in seeds { origin.attempt(seed) }
-            let effective = origin.deltas.indices.filter { !origin.deltas[$0].timeline.storage.isEmpty }
+            let effective = origin.deltas.indices.filter { !origin.deltas[$0].timeline.isEmpty }
             let left = effective[pick % effective.count]
             var partial = CaseState(header: origin.deltas[0].header)
             for (index, delta) in origin.deltas.enumerated() where index != left { partial.join(delta) }

@@ -95,7 +95,7 @@ import CaseMeshDomain
                 let created = try await store.create(draft(title: "Before restart \(index)"), actor: actor)
                 let noted = try await store.execute(addNote("n\(index)", "note"), on: created.state.id, actor: actor)
                 earlier.append(noted.state.header.createdAt)
-                earlier += noted.state.timeline.storage.keys.map(\.time)
+                earlier += noted.state.timeline.entries.map(\.key.time)
             }
             clock.advance(by: 2_000)
             let last = try await store.create(draft(title: "Last before restart"), actor: actor)

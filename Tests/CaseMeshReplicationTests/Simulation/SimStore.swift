@@ -144,7 +144,7 @@ struct SimStore: ReplicaLog {
         if entry.counter <= current { return .success(()) }
         guard entry.counter == current + 1 else { return .failure(.gap) }
         guard let delta = try? CaseState(decoding: entry.delta) else { return .failure(.undecodable) }
-        let remoteTime = delta.timeline.storage.keys.map(\.time).max() ?? delta.header.createdAt
+        let remoteTime = delta.timeline.entries.map(\.key.time).max() ?? delta.header.createdAt
         guard let reading = try? clock.receive(remoteTime) else { return .failure(.clockSkew) }
         if let bound = reading.upperBoundToPersist { hlcBound = bound }
         let followUp = cases.merge(delta)
