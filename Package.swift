@@ -62,9 +62,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Gathers each commit's writes to SQLite's write-ahead log into one system call (C).
+        .target(
+            name: "CaseMeshWALBuffer",
+            dependencies: [.product(name: "GRDBSQLite", package: "GRDB.swift")],
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("sqlite3")]
+        ),
         .target(
             name: "CaseMeshStore",
-            dependencies: ["CaseMeshCRDT", "CaseMeshDomain", "CaseMeshReplication", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["CaseMeshCRDT", "CaseMeshDomain", "CaseMeshReplication", "CaseMeshWALBuffer", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "GRDBSQLite", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimized
         ),

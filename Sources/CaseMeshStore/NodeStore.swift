@@ -3,6 +3,7 @@ import CaseMeshDomain
 import CaseMeshReplication
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 import Synchronization
 
@@ -56,6 +57,11 @@ public final class NodeStore: Sendable {
     /// Opens (creating if needed) the store of `configuration`.
     public static func open(_ configuration: StoreConfiguration, wallClock: any WallClock, logger: Logger) throws(StoreError) -> NodeStore {
         let directory = configuration.storeDirectory
+        // Every connection of the process, from here on, writes its log a commit at a time (see WALBuffer.c).
+        let registered = registerLogBuffering()
+        guard registered == SQLITE_OK else {
+            throw .cannotOpen(path: directory, reason: "cannot register the log-buffering SQLite VFS (SQLite error \(registered))")
+        }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {

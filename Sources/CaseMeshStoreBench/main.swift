@@ -249,11 +249,13 @@ progress("\(updateCount) durable single-field updates from \(writerCount) writer
 let updateStart = clock.now
 let cpuBefore = cpuSeconds()
 let statsBefore = store.commitStatistics
+let logBefore = LogWriteCounts.process
 let sortedLatencies = await update(store, count: updates, writers: writerCount, cases: cases, seed: workloadSeed,
                                    run: String(UInt64(Date().timeIntervalSince1970), radix: 36)).sorted()
 let updateSeconds = seconds(clock.now - updateStart)
 let cpuAfter = cpuSeconds()
 let statsAfter = store.commitStatistics
+let logAfter = LogWriteCounts.process
 
 // MARK: 3b. the domain's share
 
@@ -321,6 +323,8 @@ print("    a write's time, mean: queued \(meanMs(statsAfter.latency.queued, stat
       + "answering \(meanMs(statsAfter.latency.answering, statsBefore.latency.answering)) ms; "
       + "of the mean commit latency \(String(format: "%.2f", meanLatency * 1000)) ms, "
       + "\(String(format: "%.2f", (meanLatency - inStore) * 1000)) ms pass after the answer (the caller back on a thread)")
+print("    write-ahead log: \(logAfter.buffered - logBefore.buffered) writes held and written in \(logAfter.flushes - logBefore.flushes) flushes, "
+      + "\(logAfter.direct - logBefore.direct) written directly")
 let cpuPerUpdate = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / Double(updateCount)
 print("    CPU per update (whole process, both cores): \(String(format: "%.0f", cpuPerUpdate * 1e6)) µs, "
       + "of which in the kernel \(String(format: "%.0f", (cpuAfter.system - cpuBefore.system) / Double(updateCount) * 1e6)) µs; "
