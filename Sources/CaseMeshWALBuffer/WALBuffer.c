@@ -99,12 +99,15 @@ static int logRead(sqlite3_file *handle, void *buffer, int amount, sqlite3_int64
 
 static int logWrite(sqlite3_file *handle, const void *bytes, int amount, sqlite3_int64 offset) {
     LogFile *file = (LogFile *)handle;
+    // A commit frame's page flushes, even if it did not follow its header.
+    int afterCommitHeader = file->commitPending;
     int followsOn = file->heldBytes > 0 && file->heldFrom + file->heldBytes == offset;
     if (!followsOn || file->heldBytes + amount > capacity) {
         int rc = flush(file);
         if (rc != SQLITE_OK) return rc;
     }
     if (amount > capacity) {
+        file->commitPending = 0;
         file->counts.directWrites += 1;
         atomic_fetch_add_explicit(&directWrites, 1, memory_order_relaxed);
         return writeThrough(file, bytes, amount, offset);
@@ -112,9 +115,11 @@ static int logWrite(sqlite3_file *handle, const void *bytes, int amount, sqlite3
     if (file->held == NULL) {
         file->held = malloc(capacity);
         if (file->held == NULL) {
+            // Nothing can be held (so nothing is): write through, as SQLite would.
+            file->commitPending = 0;
             file->counts.directWrites += 1;
             atomic_fetch_add_explicit(&directWrites, 1, memory_order_relaxed);
-            return file->real->pMethods->xWrite(file->real, bytes, amount, offset);
+            return writeThrough(file, bytes, amount, offset);
         }
     }
     if (file->heldBytes == 0) file->heldFrom = offset;
@@ -128,7 +133,7 @@ static int logWrite(sqlite3_file *handle, const void *bytes, int amount, sqlite3
         file->commitPending = (header[4] | header[5] | header[6] | header[7]) != 0;
         return SQLITE_OK;
     }
-    if (file->commitPending) return flush(file);
+    if (afterCommitHeader) return flush(file);
     return SQLITE_OK;
 }
 

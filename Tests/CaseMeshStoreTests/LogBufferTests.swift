@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Testing
 import CaseMeshCRDT
 @testable import CaseMeshStore
@@ -113,6 +114,56 @@ import CaseMeshCRDT
             #expect(check == ["ok"])
             #expect(sample == rows)
             try recovered.close()
+        }
+    }
+    /// The flush rules, on a log file opened through the VFS directly:
+    /// frames are held until a commit frame's page, which is written at
+    /// once, whether or not it follows its header.
+    @Test func aCommitFramesPageIsWrittenAtOnceAndOtherFramesWait() async throws {
+        try await withTemporaryDirectory { dir in
+            try #require(registerLogBuffering() == 0)
+            let vfs = try #require(sqlite3_vfs_find("casemesh-wal-buffer"))
+            FileManager.default.createFile(atPath: dir + "/x.db", contents: nil)
+            let path = dir + "/x.db-wal"
+            // SQLite's file names end in two zero bytes; the name must outlive the file.
+            let name = UnsafeMutablePointer<CChar>.allocate(capacity: path.utf8.count + 2)
+            defer { name.deallocate() }
+            name.initialize(repeating: 0, count: path.utf8.count + 2)
+            _ = path.withCString { strcpy(name, $0) }
+            let memory = UnsafeMutableRawPointer.allocate(byteCount: Int(vfs.pointee.szOsFile), alignment: 16)
+            defer { memory.deallocate() }
+            memory.initializeMemory(as: UInt8.self, repeating: 0, count: Int(vfs.pointee.szOsFile))
+            let file = memory.assumingMemoryBound(to: sqlite3_file.self)
+            var outFlags: Int32 = 0
+            try #require(vfs.pointee.xOpen(vfs, name, file, SQLITE_OPEN_WAL | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &outFlags) == SQLITE_OK)
+            let methods = try #require(file.pointee.pMethods)
+            func write(_ bytes: [UInt8], at offset: Int64) throws {
+                let code = bytes.withUnsafeBytes { methods.pointee.xWrite(file, $0.baseAddress, Int32(bytes.count), offset) }
+                try #require(code == SQLITE_OK)
+            }
+            func onDisk() throws -> Int { try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? -1 }
+            func header(commit: Bool) -> [UInt8] { [0, 0, 0, 1] + (commit ? [0, 0, 0, 9] : [0, 0, 0, 0]) + Array(repeating: 7, count: 16) }
+            let page = [UInt8](repeating: 3, count: 512)
+
+            try write(Array(repeating: 1, count: 32), at: 0)  // the log header
+            try write(header(commit: false), at: 32)
+            try write(page, at: 56)
+            #expect(try onDisk() == 0, "frames before the commit frame are held")
+            try write(header(commit: true), at: 568)
+            #expect(try onDisk() == 0, "a commit header alone is held")
+            try write(page, at: 592)
+            #expect(try onDisk() == 1_104, "the commit frame's page writes everything held")
+
+            try write(header(commit: true), at: 1_104)
+            try write(page, at: 4_000)  // does not follow its header
+            #expect(try onDisk() == 4_512, "the commit frame's page is written even when it does not follow on")
+
+            try write(header(commit: false), at: 4_512)
+            try write(page, at: 4_536)
+            #expect(try onDisk() == 4_512)
+            try #require(methods.pointee.xSync(file, SQLITE_SYNC_NORMAL) == SQLITE_OK)
+            #expect(try onDisk() == 5_048, "a sync writes what is held first")
+            #expect(methods.pointee.xClose(file) == SQLITE_OK)
         }
     }
 }
