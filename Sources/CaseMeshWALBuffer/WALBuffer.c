@@ -71,6 +71,14 @@ static int writeThrough(LogFile *file, const void *bytes, int amount, sqlite3_in
     return SQLITE_OK;
 }
 
+/// A write not held, with nothing held before it (the caller flushed).
+static int writeDirect(LogFile *file, const void *bytes, int amount, sqlite3_int64 offset) {
+    file->commitPending = 0;
+    file->counts.directWrites += 1;
+    atomic_fetch_add_explicit(&directWrites, 1, memory_order_relaxed);
+    return writeThrough(file, bytes, amount, offset);
+}
+
 static int flush(LogFile *file) {
     if (file->heldBytes == 0) return SQLITE_OK;
     int bytes = file->heldBytes;
@@ -106,21 +114,11 @@ static int logWrite(sqlite3_file *handle, const void *bytes, int amount, sqlite3
         int rc = flush(file);
         if (rc != SQLITE_OK) return rc;
     }
-    if (amount > capacity) {
-        file->commitPending = 0;
-        file->counts.directWrites += 1;
-        atomic_fetch_add_explicit(&directWrites, 1, memory_order_relaxed);
-        return writeThrough(file, bytes, amount, offset);
-    }
+    if (amount > capacity) return writeDirect(file, bytes, amount, offset);
     if (file->held == NULL) {
         file->held = malloc(capacity);
-        if (file->held == NULL) {
-            // Nothing can be held (so nothing is): write through, as SQLite would.
-            file->commitPending = 0;
-            file->counts.directWrites += 1;
-            atomic_fetch_add_explicit(&directWrites, 1, memory_order_relaxed);
-            return writeThrough(file, bytes, amount, offset);
-        }
+        // Nothing can be held (so nothing is): write through, as SQLite would.
+        if (file->held == NULL) return writeDirect(file, bytes, amount, offset);
     }
     if (file->heldBytes == 0) file->heldFrom = offset;
     memcpy(file->held + file->heldBytes, bytes, (size_t)amount);
