@@ -1,3 +1,4 @@
+import CaseMeshDomain
 import Foundation
 import GRDB
 import GRDBSQLite
@@ -10,7 +11,7 @@ import GRDBSQLite
 
 /// A result row read straight from SQLite's statement.
 struct RawRow {
-    fileprivate let statement: OpaquePointer
+    let statement: OpaquePointer
 
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
 
@@ -32,8 +33,10 @@ struct RawRow {
 
 /// Binds a statement's parameters (numbered from 1); SQLite copies each value.
 struct RawBinder {
-    fileprivate let statement: OpaquePointer
-    fileprivate var failure: Int32 = SQLITE_OK
+    let statement: OpaquePointer
+    private(set) var failure: Int32 = SQLITE_OK
+
+    init(statement: OpaquePointer) { self.statement = statement }
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
@@ -57,23 +60,66 @@ struct RawBinder {
     }
 }
 
-extension Database {
+/// A connection that can run a one-row query straight on SQLite's statement.
+protocol RawRowSource {
+    /// Runs `sql` with one integer or text argument and hands its first
+    /// row, if any, to `body`.
+    func firstRawRow<T>(_ sql: String, argument: RawArgument, _ body: (RawRow) throws -> T) throws -> T?
+}
+
+extension RawRowSource {
+    /// A case's row id, encoded state and digest: the three columns the
+    /// write path needs, copied straight out of SQLite (the caller decodes
+    /// and checks them). With the case's row id (see `KnownCase`) the row is
+    /// found in the table's B-tree alone, without first descending the id
+    /// index; a row that turns out to hold another case is not trusted, and
+    /// the case is looked up by id instead.
+    func fetchStoredCaseBytes(_ id: CaseID, rowid: Int64? = nil) throws -> (rowid: Int64, state: [UInt8], digest: [UInt8])? {
+        func columns(_ row: RawRow) -> (rowid: Int64, state: [UInt8], digest: [UInt8]) { (row.int64(0), row.bytes(1), row.bytes(2)) }
+        if let rowid,
+           let found = try firstRawRow("SELECT rowid, state, digest, id FROM cases WHERE rowid = ?", argument: .integer(rowid), { row in
+               row.holds(3, text: id.rawValue) ? columns(row) : nil
+           }) ?? nil {
+            return found
+        }
+        return try firstRawRow("SELECT rowid, state, digest FROM cases WHERE id = ?", argument: .text(id.rawValue), columns)
+    }
+}
+
+extension RawArgument {
+    /// Binds the argument as the statement's first parameter (SQLite copies it).
+    func bind(to binder: inout RawBinder) {
+        switch self {
+        case let .integer(value): binder.bind(1, value)
+        case let .text(value): binder.bind(1, value)
+        }
+    }
+}
+
+/// Steps a statement whose parameters are bound, hands its first row (if
+/// any) to `body` and resets it, whatever happens.
+func firstRow<T>(of statement: OpaquePointer, _ body: (RawRow) throws -> T, error: (Int32) -> any Error) throws -> T? {
+    defer { sqlite3_reset(statement) }
+    switch sqlite3_step(statement) {
+    case SQLITE_ROW: return try body(RawRow(statement: statement))
+    case SQLITE_DONE: return nil
+    case let code: throw error(code)
+    }
+}
+
+/// SQLite's error on `connection`, as GRDB reports its own (so the store classifies both alike).
+func sqliteError(_ code: Int32, connection: OpaquePointer?, sql: String) -> DatabaseError {
+    let message = connection.map { String(cString: sqlite3_errmsg($0)) }
+    return DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql)
+}
+
+extension Database: RawRowSource {
     /// Runs `sql` (a cached statement) with one integer or text argument
     /// and hands its first row, if any, to `body`. The statement is reset
     /// before returning, whatever happens.
     func firstRawRow<T>(_ sql: String, argument: RawArgument, _ body: (RawRow) throws -> T) throws -> T? {
-        let statement = try rawStatement(sql) { binder in
-            switch argument {
-            case let .integer(value): binder.bind(1, value)
-            case let .text(value): binder.bind(1, value)
-            }
-        }
-        defer { sqlite3_reset(statement) }
-        switch sqlite3_step(statement) {
-        case SQLITE_ROW: return try body(RawRow(statement: statement))
-        case SQLITE_DONE: return nil
-        case let code: throw rawError(code, sql)
-        }
+        let statement = try rawStatement(sql) { argument.bind(to: &$0) }
+        return try firstRow(of: statement, body) { rawError($0, sql) }
     }
 
     /// Runs `sql` (a cached statement that returns no rows) with the
@@ -103,8 +149,7 @@ extension Database {
 
     /// SQLite's error, as GRDB reports its own (so the store classifies both alike).
     private func rawError(_ code: Int32, _ sql: String) -> DatabaseError {
-        let message = sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
-        return DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql)
+        sqliteError(code, connection: sqliteConnection, sql: sql)
     }
 }
 

@@ -204,7 +204,9 @@ extension NodeStore {
     private func readCases(_ ids: [CaseID], into cache: inout BatchCases) throws {
         guard !ids.isEmpty else { return }
         let rowids = knownCases.withLock { known in ids.map { known[CaseBucket.of($0)][$0]?.rowid } }
-        let stored = try pool.read { db in try zip(ids, rowids).map { id, rowid in try db.fetchStoredCaseBytes(id, rowid: rowid) } }
+        let stored = try caseReader.withLock { reader in
+            try reader.read { db in try zip(ids, rowids).map { id, rowid in try db.fetchStoredCaseBytes(id, rowid: rowid) } }
+        }
         let decoded = Parallel.map(stored.count) { index in
             stored[index].map { found in
                 Result { () throws(DamagedCase) -> CaseState in

@@ -49,6 +49,8 @@ public final class NodeStore: Sendable {
     /// batch that wrote them last: the next batch is prepared while the
     /// last one is written, and must see its changes.
     let inflight = Mutex<[CaseID: (sequence: UInt64, written: BatchCase)]>([:])
+    /// The connection batches read their cases through (see `CaseReader`).
+    let caseReader: Mutex<CaseReader>
 
     /// SQLite's page cache of the writing connection and of each reader (see `open`).
     static let writerCacheKiB = 32_768
@@ -176,6 +178,7 @@ public final class NodeStore: Sendable {
         knownCases = Mutex(derived.knownCases)
         recent = Mutex(RecentCases(capacity: configuration.recentCases))
         pipeline = Mutex(CommitPipeline(prepared: state))
+        caseReader = Mutex(CaseReader(path: configuration.databasePath))
     }
 
     /// A store dropped without `close()` still stops its checkpointer.
@@ -189,6 +192,7 @@ public final class NodeStore: Sendable {
         writeSearchIfPossible()
         searchIndexer.close()
         checkpointer.stop()
+        caseReader.withLock { $0.close() }
         try? pool.close()
         lock.release()
     }
