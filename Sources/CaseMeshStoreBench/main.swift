@@ -1,6 +1,6 @@
 // casemesh-bench-store: the durable store's figures.
 //
-//   casemesh-bench-store [--cases N] [--updates N] [--writers N] [--queries N] [--dir DIR] [--seed N]
+//   casemesh-bench-store [--cases N] [--updates N] [--writers N] [--queries N] [--history N] [--dir DIR] [--seed N]
 //
 // 1. load: N cases (default 1,000,000) through the normal write path, with
 //    durability `off` for the bulk load only (skipped if DIR already holds them);
@@ -11,6 +11,11 @@
 //    throughput and p50/p99 commit latency;
 // 4. queries: filtered list queries (limit 50) with random filters; p50/p99;
 // 5. resident memory of this process (VmRSS, VmHWM) after all of the above.
+//
+// Between 3 and 4 it also times the domain's share of an update (decode,
+// command, encode and digest) on one thread over 5,000 stored cases; with
+// --history N, each of those cases first takes N more single-field updates
+// in memory (a timeline event each), to show what a case's history costs.
 //
 // The cases updated, in their order, and the query filters come from a
 // seeded generator (--seed, printed; a new one each run unless given), so a
@@ -37,6 +42,7 @@ var caseCount = 1_000_000
 var updateCount = 100_000
 var writerCount = 32
 var queryCount = 2_000
+var historyCount = 0
 var directory = ".casemesh/bench-store"
 var seed = UInt64.random(in: 1...UInt64(UInt32.max))
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
@@ -50,6 +56,7 @@ while let argument = arguments.next() {
     case "--updates": updateCount = number()
     case "--writers": writerCount = number()
     case "--queries": queryCount = number()
+    case "--history": historyCount = number()
     case "--seed":
         guard let value = arguments.next().flatMap(UInt64.init) else { fail("--seed needs a whole number") }
         seed = value
@@ -57,7 +64,7 @@ while let argument = arguments.next() {
         guard let value = arguments.next() else { fail("--dir needs a folder") }
         directory = value
     case "-h", "--help":
-        print("usage: casemesh-bench-store [--cases N] [--updates N] [--writers N] [--queries N] [--dir DIR] [--seed N]")
+        print("usage: casemesh-bench-store [--cases N] [--updates N] [--writers N] [--queries N] [--history N] [--dir DIR] [--seed N]")
         exit(0)
     default: fail("unknown argument \(argument)")
     }
@@ -264,11 +271,16 @@ let logAfter = LogWriteCounts.process
 // store does this for each update (on both cores); what is left of the
 // CPU per update is SQLite, the kernel and the pipeline.
 let sampleCount = min(5_000, cases)
-progress("domain work on \(sampleCount) stored cases, one thread…")
+progress("domain work on \(sampleCount) stored cases\(historyCount > 0 ? " after \(historyCount) more updates each" : ""), one thread…")
 let samples: [[UInt8]] = (0..<sampleCount).map { index in
     let id = caseID(1 + (index * 7_919) % cases)
     do {
-        guard let state = try store.caseState(id) else { fail("case \(id) is missing") }
+        guard var state = try store.caseState(id) else { fail("case \(id) is missing") }
+        // A longer history, in memory only: each update adds a timeline event.
+        for step in 0..<historyCount {
+            let context = CommandContext(replica: replica, time: HLCTimestamp(wallMillis: state.updatedAt.wallMillis + 1, logical: 0), actor: "bench")
+            do { try state.execute(.setFields([.owner: .text("history-\(step)")]), context: context) } catch { fail("history update failed: \(error)") }
+        }
         return state.canonicalBytes
     } catch {
         fail("reading case \(id) failed: \(error)")
@@ -329,7 +341,7 @@ let cpuPerUpdate = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore
 print("    CPU per update (whole process, both cores): \(String(format: "%.0f", cpuPerUpdate * 1e6)) µs, "
       + "of which in the kernel \(String(format: "%.0f", (cpuAfter.system - cpuBefore.system) / Double(updateCount) * 1e6)) µs; "
       + "\(ProcessInfo.processInfo.activeProcessorCount) cores give \(String(format: "%.0f", Double(ProcessInfo.processInfo.activeProcessorCount) / cpuPerUpdate)) updates/s at most at that cost")
-print("    domain work per update on one thread (\(sampleCount) stored cases, \(domain.bytes) bytes each on average): "
+print("    domain work per update on one thread (\(sampleCount) stored cases\(historyCount > 0 ? ", \(historyCount) more updates each" : ""), \(domain.bytes) bytes each on average): "
       + "decode \(String(format: "%.1f", domain.decode * 1e6)) µs, command \(String(format: "%.1f", domain.command * 1e6)) µs, "
       + "encode and digest \(String(format: "%.1f", domain.encode * 1e6)) µs")
 print("  filtered list query (limit 50): p50 \(ms(percentile(queryTimes, 0.5))), p99 \(ms(percentile(queryTimes, 0.99))) (\(returned) rows over \(queryCount) queries)")
