@@ -1,5 +1,3 @@
-import CaseMeshDomain
-import Foundation
 import GRDB
 import GRDBSQLite
 
@@ -29,16 +27,17 @@ final class CaseReader {
     func read<T>(_ body: (Transaction) throws -> T) throws -> T {
         let connection = try open()
         try step("BEGIN", on: connection)
-        let result: T
         do {
-            result = try body(Transaction(statements: statements, connection: connection))
+            let result = try body(Transaction(statements: statements, connection: connection))
+            try step("COMMIT", on: connection)
+            return result
         } catch {
-            // Leave the transaction whatever happened; the first error is the one reported.
-            _ = try? step("ROLLBACK", on: connection)
+            // Leave the transaction whatever happened (a failed `COMMIT`
+            // included), so the next read can begin; the first error is the
+            // one reported.
+            if sqlite3_get_autocommit(connection) == 0 { _ = try? step("ROLLBACK", on: connection) }
             throw error
         }
-        try step("COMMIT", on: connection)
-        return result
     }
 
     /// Closes the connection; the next read opens it again.
