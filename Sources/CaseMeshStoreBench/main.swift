@@ -47,8 +47,10 @@ var directory = ".casemesh/bench-store"
 var seed = UInt64.random(in: 1...UInt64(UInt32.max))
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
-    func number() -> Int {
-        guard let value = arguments.next().flatMap(Int.init), value > 0 else { fail("\(argument) needs a positive number") }
+    func number(allowingZero: Bool = false) -> Int {
+        guard let value = arguments.next().flatMap(Int.init), value > 0 || (allowingZero && value == 0) else {
+            fail("\(argument) needs a \(allowingZero ? "whole" : "positive") number")
+        }
         return value
     }
     switch argument {
@@ -56,7 +58,7 @@ while let argument = arguments.next() {
     case "--updates": updateCount = number()
     case "--writers": writerCount = number()
     case "--queries": queryCount = number()
-    case "--history": historyCount = number()
+    case "--history": historyCount = number(allowingZero: true)
     case "--seed":
         guard let value = arguments.next().flatMap(UInt64.init) else { fail("--seed needs a whole number") }
         seed = value
