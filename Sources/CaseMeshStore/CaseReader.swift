@@ -16,9 +16,6 @@ final class CaseReader {
     private var connection: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
 
-    /// SQLite's page cache for this connection, as for the pool's readers (see `NodeStore.open`).
-    static let cacheKiB = NodeStore.readerCacheKiB
-
     init(path: String) { self.path = path }
 
     deinit { closeConnection() }
@@ -50,14 +47,10 @@ final class CaseReader {
 
         func firstRawRow<T>(_ sql: String, argument: RawArgument, _ body: (RawRow) throws -> T) throws -> T? {
             // Lookups are prepared when the connection opens (see `lookups`).
-            guard let statement = statements[sql] else { preconditionFailure("not a case lookup: \(sql)") }
-            var binder = RawBinder(statement: statement)
-            argument.bind(to: &binder)
-            guard binder.failure == SQLITE_OK else {
-                sqlite3_reset(statement)
-                throw sqliteError(binder.failure, connection: connection, sql: sql)
-            }
-            return try firstRow(of: statement, body) { sqliteError($0, connection: connection, sql: sql) }
+            guard let prepared = statements[sql] else { preconditionFailure("not a case lookup: \(sql)") }
+            let error = { (code: Int32) in sqliteError(code, connection: connection, sql: sql) }
+            let statement = try bound(prepared, { argument.bind(to: &$0) }, error: error)
+            return try firstRow(of: statement, body, error: error)
         }
     }
 
@@ -80,7 +73,8 @@ final class CaseReader {
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, 10_000)
         do {
-            let pragma = "PRAGMA cache_size = -\(Self.cacheKiB)"
+            // The page cache of the pool's readers (see `NodeStore.open`).
+            let pragma = "PRAGMA cache_size = -\(NodeStore.readerCacheKiB)"
             let done = sqlite3_exec(handle, pragma, nil, nil, nil)
             guard done == SQLITE_OK else { throw sqliteError(done, connection: handle, sql: pragma) }
             for sql in Self.lookups { statements[sql] = try Self.prepare(sql, on: handle) }

@@ -11,7 +11,7 @@ import GRDBSQLite
 
 /// A result row read straight from SQLite's statement.
 struct RawRow {
-    let statement: OpaquePointer
+    fileprivate let statement: OpaquePointer
 
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
 
@@ -33,10 +33,8 @@ struct RawRow {
 
 /// Binds a statement's parameters (numbered from 1); SQLite copies each value.
 struct RawBinder {
-    let statement: OpaquePointer
-    private(set) var failure: Int32 = SQLITE_OK
-
-    init(statement: OpaquePointer) { self.statement = statement }
+    fileprivate let statement: OpaquePointer
+    fileprivate var failure: Int32 = SQLITE_OK
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
@@ -96,6 +94,19 @@ extension RawArgument {
     }
 }
 
+/// Resets `statement` and sets its parameters with `bind`; a value SQLite
+/// refuses resets it again and is thrown as `error` makes it.
+func bound(_ statement: OpaquePointer, _ bind: (inout RawBinder) -> Void, error: (Int32) -> any Error) throws -> OpaquePointer {
+    sqlite3_reset(statement)
+    var binder = RawBinder(statement: statement)
+    bind(&binder)
+    guard binder.failure == SQLITE_OK else {
+        sqlite3_reset(statement)
+        throw error(binder.failure)
+    }
+    return statement
+}
+
 /// Steps a statement whose parameters are bound, hands its first row (if
 /// any) to `body` and resets it, whatever happens.
 func firstRow<T>(of statement: OpaquePointer, _ body: (RawRow) throws -> T, error: (Int32) -> any Error) throws -> T? {
@@ -136,15 +147,7 @@ extension Database: RawRowSource {
 
     /// The cached statement of `sql`, reset and with the parameters `bind` sets.
     private func rawStatement(_ sql: String, _ bind: (inout RawBinder) -> Void) throws -> OpaquePointer {
-        let statement = try cachedStatement(sql: sql).sqliteStatement
-        sqlite3_reset(statement)
-        var binder = RawBinder(statement: statement)
-        bind(&binder)
-        guard binder.failure == SQLITE_OK else {
-            sqlite3_reset(statement)
-            throw rawError(binder.failure, sql)
-        }
-        return statement
+        try bound(cachedStatement(sql: sql).sqliteStatement, bind) { rawError($0, sql) }
     }
 
     /// SQLite's error, as GRDB reports its own (so the store classifies both alike).
