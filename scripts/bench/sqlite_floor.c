@@ -10,12 +10,23 @@
 // the row back (the same bytes: a real update grows its state a little),
 // append a 170-byte row to delta_log, and per batch move log_positions and
 // the node digest. WAL, synchronous = FULL, a passive checkpoint every
-// 20 ms on a third connection: the store's settings. With --pipelined the
+// 20 ms on a third connection and the writer's own at 4,000 log pages: the
+// store's settings (see `openConnection`). With --pipelined the
 // next batch is read on a second thread while this one is written, as the
 // store prepares the next batch while the writer writes.
 //
-//   sqlite_floor DB [--batch N] [--updates N] [--pipelined] [--by-rowid]
+// With --writers N the load is a closed loop, as scripts/bench-store's:
+// N client threads each ask for one update and wait for its answer. The
+// preparing thread takes everything waiting (up to 512) as the next batch,
+// reads its cases and spends --work microseconds of its own CPU per update
+// (standing for the store's decoding, command, encoding and digest, which
+// this program does not do); the writer writes and commits the batch, then
+// wakes its clients. So it shows the most any store doing that much work
+// per update could reach here with that many writers.
+//
+//   sqlite_floor DB [--batch N] [--updates N] [--pipelined] [--by-rowid] [--writers N [--work US]]
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +36,8 @@
 #include <unistd.h>
 
 static const char *path;
-static int batchSize = 13, updates = 40000, pipelined = 0, byRowid = 0;
+static int batchSize = 13, updates = 40000, pipelined = 0, byRowid = 0, writers = 0;
+static double workMicros = 0;
 static long caseCount, counter;
 
 static double now(void) {
@@ -41,14 +53,25 @@ static void check(sqlite3 *db, int rc, const char *what) {
     }
 }
 
-static sqlite3 *openConnection(void) {
+/// The roles of the connections, with the store's settings for each.
+typedef enum { Writer, Reader, Checkpointer } Role;
+
+static sqlite3 *openConnection(Role role) {
     sqlite3 *db;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
         fprintf(stderr, "sqlite_floor: cannot open %s\n", path);
         exit(1);
     }
-    check(db, sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -32768;"
-                               "PRAGMA wal_autocheckpoint = 0; PRAGMA busy_timeout = 10000;", 0, 0, 0), "settings");
+    check(db, sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;", 0, 0, 0), "settings");
+    // As the store: readers get a small page cache (SQLite empties it after
+    // every commit anyway); the writer keeps 32 MiB, checkpoints the log
+    // itself at 4,000 pages (so the log starts over) and trims its file to
+    // 64 MiB then; only the checkpointer's connection never checkpoints on
+    // its own.
+    const char *settings = role == Writer
+        ? "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 67108864;"
+        : "PRAGMA cache_size = -2048; PRAGMA wal_autocheckpoint = 0;";
+    check(db, sqlite3_exec(db, settings, 0, 0, 0), "settings");
     return db;
 }
 
@@ -59,14 +82,14 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql) {
 }
 
 typedef struct { long rowid; int length; unsigned char state[4096]; unsigned char digest[32]; } CaseRead;
-typedef struct { CaseRead cases[512]; int count; } Batch;
+typedef struct { CaseRead cases[512]; int clients[512]; int count; } Batch;
 
 /// Reads a batch of random cases in one read transaction.
-static void readBatch(sqlite3 *db, sqlite3_stmt *select, Batch *batch, unsigned *seed, double *spent) {
+static void readBatch(sqlite3 *db, sqlite3_stmt *select, Batch *batch, int count, unsigned *seed, double *spent) {
     double start = now();
     check(db, sqlite3_exec(db, "BEGIN", 0, 0, 0), "BEGIN");
-    batch->count = batchSize;
-    for (int i = 0; i < batchSize; i++) {
+    batch->count = count;
+    for (int i = 0; i < count; i++) {
         long key = 1 + rand_r(seed) % caseCount;
         char id[32];
         if (byRowid) {
@@ -127,7 +150,7 @@ static void writeBatch(Batch *batch, double *spent) {
 
 static volatile int stopping = 0;
 static void *checkpointer(void *unused) {
-    sqlite3 *db = openConnection();
+    sqlite3 *db = openConnection(Checkpointer);
     while (!stopping) {
         usleep(20000);
         sqlite3_wal_checkpoint_v2(db, 0, SQLITE_CHECKPOINT_PASSIVE, 0, 0);
@@ -158,17 +181,120 @@ static void mark(int slot, int value) {
 }
 
 static void *reader(void *batches) {
-    sqlite3 *db = openConnection();
+    sqlite3 *db = openConnection(Reader);
     sqlite3_stmt *select = prepare(db, selectSQL);
     unsigned seed = 42;
     for (long k = 0; k < (long)batches; k++) {
         waitFor(k & 1, 0);
-        readBatch(db, select, &buffers[k & 1], &seed, &readSpent);
+        readBatch(db, select, &buffers[k & 1], batchSize, &seed, &readSpent);
         mark(k & 1, 1);
     }
     sqlite3_finalize(select);
     sqlite3_close(db);
     return NULL;
+}
+
+// MARK: the closed loop (--writers)
+
+/// Client ids waiting for the next batch, in arrival order.
+static int pendingIds[4096], pendingCount;
+static pthread_cond_t pendingChanged = PTHREAD_COND_INITIALIZER;
+static sem_t answered[4096];
+static long issued, batchesWritten;
+static int clientsDone, finished;
+static double latencySum;
+
+static double threadCPU(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/// Spends `seconds` of this thread's own CPU time (not wall time: a
+/// preempted thread would otherwise count time it did not work).
+static void work(double seconds) {
+    double until = threadCPU() + seconds;
+    while (threadCPU() < until) {}
+}
+
+static void *client(void *argument) {
+    int id = (int)(long)argument;
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        if (issued >= updates) { pthread_mutex_unlock(&lock); break; }
+        issued++;
+        pendingIds[pendingCount++] = id;
+        pthread_cond_broadcast(&pendingChanged);
+        pthread_mutex_unlock(&lock);
+        double asked = now();
+        sem_wait(&answered[id]);
+        double latency = now() - asked;
+        pthread_mutex_lock(&lock);
+        latencySum += latency;
+        pthread_mutex_unlock(&lock);
+    }
+    pthread_mutex_lock(&lock);
+    if (++clientsDone == writers) finished = 1;
+    pthread_cond_broadcast(&pendingChanged);
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+/// Takes what waits as the next batch, reads it and does the stand-in work;
+/// marks a slot 2 when every client is done.
+static void *closedLoopPreparer(void *unused) {
+    sqlite3 *db = openConnection(Reader);
+    sqlite3_stmt *select = prepare(db, selectSQL);
+    unsigned seed = 42;
+    for (long k = 0;; k++) {
+        int slot = k & 1;
+        waitFor(slot, 0);
+        Batch *batch = &buffers[slot];
+        pthread_mutex_lock(&lock);
+        while (pendingCount == 0 && !finished) pthread_cond_wait(&pendingChanged, &lock);
+        if (pendingCount == 0) {
+            pthread_mutex_unlock(&lock);
+            mark(slot, 2);
+            break;
+        }
+        int n = pendingCount < 512 ? pendingCount : 512;
+        memcpy(batch->clients, pendingIds, n * sizeof(int));
+        memmove(pendingIds, pendingIds + n, (pendingCount - n) * sizeof(int));
+        pendingCount -= n;
+        pthread_mutex_unlock(&lock);
+        readBatch(db, select, batch, n, &seed, &readSpent);
+        work(workMicros * 1e-6 * n);
+        mark(slot, 1);
+    }
+    sqlite3_finalize(select);
+    sqlite3_close(db);
+    return unused;
+}
+
+/// Waits until `slot` holds anything but 0, and returns it.
+static int waitForFilled(int slot) {
+    pthread_mutex_lock(&lock);
+    while (ready[slot] == 0) pthread_cond_wait(&changed, &lock);
+    int value = ready[slot];
+    pthread_mutex_unlock(&lock);
+    return value;
+}
+
+static void runClosedLoop(void) {
+    pthread_t preparer, clients[4096];
+    for (int i = 0; i < writers; i++) sem_init(&answered[i], 0, 0);
+    pthread_create(&preparer, NULL, closedLoopPreparer, NULL);
+    for (int i = 0; i < writers; i++) pthread_create(&clients[i], NULL, client, (void *)(long)i);
+    for (long k = 0;; k++) {
+        int slot = k & 1;
+        if (waitForFilled(slot) == 2) break;
+        writeBatch(&buffers[slot], &writeSpent);
+        batchesWritten++;
+        for (int i = 0; i < buffers[slot].count; i++) sem_post(&answered[buffers[slot].clients[i]]);
+        mark(slot, 0);
+    }
+    for (int i = 0; i < writers; i++) pthread_join(clients[i], NULL);
+    pthread_join(preparer, NULL);
 }
 
 static double cpuSeconds(double *system) {
@@ -178,20 +304,26 @@ static double cpuSeconds(double *system) {
     return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 + *system;
 }
 
+static const char *usage = "usage: sqlite_floor DB [--batch 1..512] [--updates N >= batch] [--pipelined] [--by-rowid]"
+                           " [--writers 1..4096 [--work MICROSECONDS]]";
+
 int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) batchSize = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--updates") && i + 1 < argc) updates = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--pipelined")) pipelined = 1;
         else if (!strcmp(argv[i], "--by-rowid")) byRowid = 1;
+        else if (!strcmp(argv[i], "--writers") && i + 1 < argc) writers = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--work") && i + 1 < argc) workMicros = atof(argv[++i]);
         else if (argv[i][0] != '-' && !path) path = argv[i];
-        else { fprintf(stderr, "usage: sqlite_floor DB [--batch N] [--updates N] [--pipelined] [--by-rowid]\n"); return 2; }
+        else { fprintf(stderr, "%s\n", usage); return 2; }
     }
-    if (!path || batchSize < 1 || batchSize > 512 || updates < batchSize) {
-        fprintf(stderr, "usage: sqlite_floor DB [--batch 1..512] [--updates N >= batch] [--pipelined] [--by-rowid]\n");
+    if (!path || batchSize < 1 || batchSize > 512 || updates < batchSize || writers < 0 || writers > 4096 || workMicros < 0
+        || (workMicros > 0 && writers == 0)) {
+        fprintf(stderr, "%s\n", usage);
         return 2;
     }
-    writerDB = openConnection();
+    writerDB = openConnection(Writer);
     sqlite3_stmt *count = prepare(writerDB, "SELECT max(rowid), (SELECT max(counter) FROM delta_log) FROM cases");
     check(writerDB, sqlite3_step(count), "count");
     caseCount = sqlite3_column_int64(count, 0);
@@ -210,7 +342,9 @@ int main(int argc, char **argv) {
     pthread_create(&checkpointThread, NULL, checkpointer, NULL);
     long batches = updates / batchSize;
     double system0, cpu0 = cpuSeconds(&system0), start = now();
-    if (pipelined) {
+    if (writers > 0) {
+        runClosedLoop();
+    } else if (pipelined) {
         pthread_t readThread;
         pthread_create(&readThread, NULL, reader, (void *)batches);
         for (long k = 0; k < batches; k++) {
@@ -220,17 +354,26 @@ int main(int argc, char **argv) {
         }
         pthread_join(readThread, NULL);
     } else {
-        sqlite3 *readDB = openConnection();
+        sqlite3 *readDB = openConnection(Reader);
         sqlite3_stmt *select = prepare(readDB, selectSQL);
         unsigned seed = 42;
         for (long k = 0; k < batches; k++) {
-            readBatch(readDB, select, &buffers[0], &seed, &readSpent);
+            readBatch(readDB, select, &buffers[0], batchSize, &seed, &readSpent);
             writeBatch(&buffers[0], &writeSpent);
         }
     }
     double elapsed = now() - start, system1, cpu1 = cpuSeconds(&system1);
     stopping = 1;
     pthread_join(checkpointThread, NULL);
+    if (writers > 0) {
+        long done = issued;
+        printf("SQLite alone (C), %ld cases, %d closed-loop writers, %.1f us of stand-in work per update, cases read by %s: %.0f updates/s\n",
+               caseCount, writers, workMicros, byRowid ? "rowid" : "id", done / elapsed);
+        printf("  %ld batches, %.1f updates each; mean latency %.2f ms; per update: reading %.1f us, writing and committing %.1f us (wall);"
+               " CPU %.1f us, of which in the kernel %.1f us\n", batchesWritten, (double)done / batchesWritten, latencySum / done * 1e3,
+               readSpent / done * 1e6, writeSpent / done * 1e6, (cpu1 - cpu0) / done * 1e6, (system1 - system0) / done * 1e6);
+        return 0;
+    }
     long done = batches * batchSize;
     printf("SQLite alone (C), %ld cases, batches of %d%s, cases read by %s: %.0f updates/s\n", caseCount, batchSize,
            pipelined ? ", next batch read while one is written" : "", byRowid ? "rowid" : "id", done / elapsed);
