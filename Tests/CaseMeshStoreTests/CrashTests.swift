@@ -35,7 +35,7 @@ private let crashWriter = binDirectory.appendingPathComponent("casemesh-crash-wr
         var ackedNotes: [(caseID: String, noteID: String)] = []
         for round in 1...kills {
             let output = directory.appendingPathComponent("acks-\(round).txt")
-            FileManager.default.createFile(atPath: output.path, contents: nil)
+            try #require(FileManager.default.createFile(atPath: output.path, contents: nil))
             let handle = try FileHandle(forWritingTo: output)
             let process = Process()
             process.executableURL = crashWriter

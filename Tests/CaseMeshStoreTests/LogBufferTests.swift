@@ -123,7 +123,7 @@ import CaseMeshCRDT
         try await withTemporaryDirectory { dir in
             try #require(registerLogBuffering() == 0)
             let vfs = try #require(sqlite3_vfs_find("casemesh-wal-buffer"))
-            FileManager.default.createFile(atPath: dir + "/x.db", contents: nil)
+            try #require(FileManager.default.createFile(atPath: dir + "/x.db", contents: nil))
             let path = dir + "/x.db-wal"
             // SQLite's file names end in two zero bytes; the name must outlive the file.
             let name = UnsafeMutablePointer<CChar>.allocate(capacity: path.utf8.count + 2)

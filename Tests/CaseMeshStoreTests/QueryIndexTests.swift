@@ -47,17 +47,18 @@ import CaseMeshCRDT
     }
 
     /// Inserts, moves (including to older times and equal times) and bulk
-    /// builds, with runs splitting past their capacity: every paged query
+    /// builds, with runs splitting past their capacity and (with small runs,
+    /// many of them) drained runs merged and shrunk: every paged query
     /// equals the model's answer, in order.
-    @Test(arguments: [UInt64(1), 2, 3, 4])
-    func pagedQueriesMatchTheModel(seed: UInt64) {
+    @Test(arguments: [UInt64(1), 2, 3, 4], [64, QueryIndex.defaultRunCapacity])
+    func pagedQueriesMatchTheModel(seed: UInt64, runCapacity: Int) {
         var random = SplitMix64(seed: seed)
         var model: [Int64: QueryIndex.Columns] = [:]
         let initialRows = Int.random(in: 0..<1500, using: &random)
         for rowid in 1...Int64(max(initialRows, 1)) {
             model[rowid] = Self.randomColumns(rowid: rowid, time: Int64.random(in: 0..<50, using: &random), random: &random)
         }
-        var index = QueryIndex(model.values)
+        var index = QueryIndex(model.values, runCapacity: runCapacity)
         var time: Int64 = 50
         for step in 0..<4000 {
             let rowid = Int64.random(in: 1...Int64(model.count + 20), using: &random)
@@ -68,7 +69,7 @@ import CaseMeshCRDT
             let columns = Self.randomColumns(rowid: rowid, time: at, random: &random)
             model[rowid] = columns
             index.upsert(columns)
-            #expect(index.count == model.count, "seed \(seed) step \(step)")
+            #expect(index.count == model.count, "seed \(seed) run capacity \(runCapacity) step \(step)")
             if step % 400 == 0 || step == 3999 {
                 for _ in 0..<8 {
                     let query = Query(status: Bool.random(using: &random) ? Self.statuses.randomElement(using: &random) : nil,
@@ -79,10 +80,35 @@ import CaseMeshCRDT
                     let expected = model.values.filter(query.matches)
                         .sorted { ($0.updatedAt, $0.rowid) > ($1.updatedAt, $1.rowid) }.map(\.rowid)
                     let limit = [1, 7, 50, 1000].randomElement(using: &random)!
-                    #expect(Self.page(index, query, limit: limit) == expected, "seed \(seed) step \(step) query \(query) limit \(limit)")
+                    #expect(Self.page(index, query, limit: limit) == expected,
+                            "seed \(seed) run capacity \(runCapacity) step \(step) query \(query) limit \(limit)")
                 }
             }
         }
+    }
+
+    /// Updates take entries out of older runs for good (each moves to the
+    /// newest), so without giving room back the runs' memory grows with
+    /// every update: here, twelve updates per row, it stays within four
+    /// times the entries, and lists still find every row in order.
+    @Test(arguments: [UInt64(7), 8])
+    func memoryFollowsTheEntriesAfterManyUpdates(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        let rows: Int64 = 5_000
+        var time: Int64 = 0
+        var index = QueryIndex((1...rows).map { Self.randomColumns(rowid: $0, time: 0, random: &random) }, runCapacity: 64)
+        var latest: [Int64: Int64] = [:]
+        for _ in 0..<(12 * rows) {
+            time += 1
+            let rowid = Int64.random(in: 1...rows, using: &random)
+            index.upsert(Self.randomColumns(rowid: rowid, time: time, random: &random))
+            latest[rowid] = time
+        }
+        #expect(index.count == Int(rows))
+        #expect(index.reservedEntries <= 4 * index.count, "seed \(seed): room for \(index.reservedEntries) entries holding \(index.count)")
+        let listed = Self.page(index, Query(), limit: 500)
+        let expected = (1...rows).sorted { (latest[$0] ?? 0, $0) > (latest[$1] ?? 0, $1) }
+        #expect(listed == expected, "seed \(seed)")
     }
 
     /// Owners are free text: an index whose rows keep getting new owners
