@@ -21,8 +21,10 @@
 // reads its cases and spends --work microseconds of its own CPU per update
 // (standing for the store's decoding, command, encoding and digest, which
 // this program does not do); the writer writes and commits the batch, then
-// wakes its clients. So it shows the most any store doing that much work
-// per update could reach here with that many writers.
+// wakes its clients. So it shows the most a store could reach here with
+// that many writers when that much of its own work per update runs on one
+// thread beside the writer (as the store's preparing does, mostly). --batch
+// and --pipelined do not apply to it.
 //
 //   sqlite_floor DB [--batch N] [--updates N] [--pipelined] [--by-rowid] [--writers N [--work US]]
 #include <pthread.h>
@@ -66,13 +68,23 @@ static sqlite3 *openConnection(Role role) {
     // As the store: readers get a small page cache (SQLite empties it after
     // every commit anyway); the writer keeps 32 MiB, checkpoints the log
     // itself at 4,000 pages (so the log starts over) and trims its file to
-    // 64 MiB then; only the checkpointer's connection never checkpoints on
-    // its own.
+    // 64 MiB then; readers and the checkpointer's connection never
+    // checkpoint on their own.
     const char *settings = role == Writer
         ? "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 67108864;"
         : "PRAGMA cache_size = -2048; PRAGMA wal_autocheckpoint = 0;";
     check(db, sqlite3_exec(db, settings, 0, 0, 0), "settings");
     return db;
+}
+
+/// Starts a thread, or stops the program: a thread missing from the closed
+/// loop would leave the others waiting for it forever.
+static void startThread(pthread_t *thread, void *(*body)(void *), void *argument) {
+    int error = pthread_create(thread, NULL, body, argument);
+    if (error != 0) {
+        fprintf(stderr, "sqlite_floor: cannot start a thread: %s\n", strerror(error));
+        exit(1);
+    }
 }
 
 static sqlite3_stmt *prepare(sqlite3 *db, const char *sql) {
@@ -283,8 +295,8 @@ static int waitForFilled(int slot) {
 static void runClosedLoop(void) {
     pthread_t preparer, clients[4096];
     for (int i = 0; i < writers; i++) sem_init(&answered[i], 0, 0);
-    pthread_create(&preparer, NULL, closedLoopPreparer, NULL);
-    for (int i = 0; i < writers; i++) pthread_create(&clients[i], NULL, client, (void *)(long)i);
+    startThread(&preparer, closedLoopPreparer, NULL);
+    for (int i = 0; i < writers; i++) startThread(&clients[i], client, (void *)(long)i);
     for (long k = 0;; k++) {
         int slot = k & 1;
         if (waitForFilled(slot) == 2) break;
@@ -318,7 +330,7 @@ int main(int argc, char **argv) {
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else { fprintf(stderr, "%s\n", usage); return 2; }
     }
-    if (!path || batchSize < 1 || batchSize > 512 || updates < batchSize || writers < 0 || writers > 4096 || workMicros < 0
+    if (!path || batchSize < 1 || batchSize > 512 || updates < (writers > 0 ? 1 : batchSize) || writers < 0 || writers > 4096 || workMicros < 0
         || (workMicros > 0 && writers == 0)) {
         fprintf(stderr, "%s\n", usage);
         return 2;
@@ -339,14 +351,14 @@ int main(int argc, char **argv) {
     selectSQL = byRowid ? "SELECT rowid, state, digest FROM cases WHERE rowid = ?" : "SELECT rowid, state, digest FROM cases WHERE id = ?";
 
     pthread_t checkpointThread;
-    pthread_create(&checkpointThread, NULL, checkpointer, NULL);
+    startThread(&checkpointThread, checkpointer, NULL);
     long batches = updates / batchSize;
     double system0, cpu0 = cpuSeconds(&system0), start = now();
     if (writers > 0) {
         runClosedLoop();
     } else if (pipelined) {
         pthread_t readThread;
-        pthread_create(&readThread, NULL, reader, (void *)batches);
+        startThread(&readThread, reader, (void *)batches);
         for (long k = 0; k < batches; k++) {
             waitFor(k & 1, 1);
             writeBatch(&buffers[k & 1], &writeSpent);
@@ -370,7 +382,7 @@ int main(int argc, char **argv) {
         printf("SQLite alone (C), %ld cases, %d closed-loop writers, %.1f us of stand-in work per update, cases read by %s: %.0f updates/s\n",
                caseCount, writers, workMicros, byRowid ? "rowid" : "id", done / elapsed);
         printf("  %ld batches, %.1f updates each; mean latency %.2f ms; per update: reading %.1f us, writing and committing %.1f us (wall);"
-               " CPU %.1f us, of which in the kernel %.1f us\n", batchesWritten, (double)done / batchesWritten, latencySum / done * 1e3,
+               " CPU %.1f us (the whole process: SQLite, the stand-in work, the clients), of which in the kernel %.1f us\n", batchesWritten, (double)done / batchesWritten, latencySum / done * 1e3,
                readSpent / done * 1e6, writeSpent / done * 1e6, (cpu1 - cpu0) / done * 1e6, (system1 - system0) / done * 1e6);
         return 0;
     }
