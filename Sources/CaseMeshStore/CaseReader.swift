@@ -70,6 +70,7 @@ final class CaseReader {
             sqlite3_close_v2(handle)
             throw error
         }
+        connection = handle
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, 10_000)
         do {
@@ -79,12 +80,10 @@ final class CaseReader {
             guard done == SQLITE_OK else { throw sqliteError(done, connection: handle, sql: pragma) }
             for sql in Self.lookups { statements[sql] = try Self.prepare(sql, on: handle) }
         } catch {
-            for statement in statements.values { sqlite3_finalize(statement) }
-            statements = [:]
-            sqlite3_close_v2(handle)
+            // Half set up: the next read opens it anew.
+            closeConnection()
             throw error
         }
-        connection = handle
         return handle
     }
 
