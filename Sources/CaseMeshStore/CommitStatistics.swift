@@ -12,6 +12,16 @@ public struct CommitStatistics: Sendable, Equatable {
     /// Time the writer spent on batches: their statements and the commit
     /// with its fsync.
     public var writing = Duration.zero
+    /// The part of `writing` spent in `COMMIT`: appending the batch's pages
+    /// to the write-ahead log and syncing it (and, when the log has reached
+    /// its mark, the writer's own checkpoint). The rest is the statements.
+    public var committing = Duration.zero
+    /// Commits whose `COMMIT` took at least `slowCommit`. Every write
+    /// waiting meanwhile waits as long, so these make the latency's tail:
+    /// the writer's own checkpoints (which sync the database file) and log
+    /// syncs queued behind the checkpointer's on the same disk.
+    public var slowCommits = 0
+    public static let slowCommit = Duration.milliseconds(10)
     /// Remote writes refused because their hybrid time was too far ahead of our clock.
     public var clockRejections = 0
     /// Where answered writes spent their time in the store, stage by stage.
@@ -22,11 +32,13 @@ public struct CommitStatistics: Sendable, Equatable {
     /// Mean writes per transaction.
     public var meanBatch: Double { commits == 0 ? 0 : Double(writes) / Double(commits) }
 
-    mutating func record(jobs: Int, preparing: Duration, writing: Duration) {
+    mutating func record(jobs: Int, preparing: Duration, writing: Duration, committing: Duration) {
         commits += 1
         writes += jobs
         self.preparing += preparing
         self.writing += writing
+        self.committing += committing
+        if committing >= Self.slowCommit { slowCommits += 1 }
     }
 }
 

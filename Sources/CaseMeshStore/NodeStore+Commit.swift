@@ -459,15 +459,17 @@ extension NodeStore {
             self.publishing.async {
                 switch outcome {
                 case let .failure(refusals): done(refusals, writing, committed)
-                case .success: done(self.publish(batch, written: committed - writing), writing, committed)
+                case let .success(committing):
+                    done(self.publish(batch, written: committed - writing, committing: committing), writing, committed)
                 }
             }
         }
     }
 
-    /// What committing a batch came to: committed, or every caller's refusal.
+    /// What committing a batch came to: committed (with the time `COMMIT`
+    /// took), or every caller's refusal.
     private enum CommitOutcome {
-        case success
+        case success(committing: Duration)
         case failure([Result<JobOutcome, StoreError>])
     }
 
@@ -476,12 +478,16 @@ extension NodeStore {
             return .failure(batch.results.map { _ in .failure(.writeFailed(reason: failure)) })
         }
         var failure = batch.failure
+        var committing = Duration.zero
         if failure == nil, !batch.writes.isEmpty {
             do {
+                var statementsDone = ContinuousClock.now
                 try db.inTransaction {
                     try db.run(batch.writes)
+                    statementsDone = .now
                     return .commit
                 }
+                committing = .now - statementsDone
                 if searchIndexer.committed(batch.search) { scheduleSearchWrite() }
             } catch {
                 failure = Self.classifyWrite(error)
@@ -492,12 +498,12 @@ extension NodeStore {
             writer.withLock { $0.failure = failure }
             return .failure(batch.results.map { _ in .failure(.writeFailed(reason: failure)) })
         }
-        return .success
+        return .success(committing: committing)
     }
 
     /// Makes a committed batch visible: the caches, the query index, the
     /// writer state (positions, digests) and the statistics.
-    private func publish(_ batch: PreparedBatch, written: Duration) -> [Result<JobOutcome, StoreError>] {
+    private func publish(_ batch: PreparedBatch, written: Duration, committing: Duration) -> [Result<JobOutcome, StoreError>] {
         knownCases.withLock { known in
             for case_ in batch.written {
                 known[CaseBucket.of(case_.state.id)][case_.state.id] = KnownCase(rowid: case_.row, fingerprint: CaseFingerprint.prefix(case_.digest.bytes))
@@ -513,7 +519,7 @@ extension NodeStore {
             state.failure = failure
         }
         checkpointer.committed()
-        statistics.withLock { $0.record(jobs: batch.results.count, preparing: batch.preparing, writing: written) }
+        statistics.withLock { $0.record(jobs: batch.results.count, preparing: batch.preparing, writing: written, committing: committing) }
         queryIndex.withLock { index in
             for case_ in batch.written { index.upsert(case_.columns!) }
         }

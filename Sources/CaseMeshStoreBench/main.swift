@@ -321,11 +321,16 @@ let batches = statsAfter.commits - statsBefore.commits
 let batchWrites = statsAfter.writes - statsBefore.writes
 let preparingSeconds = seconds(statsAfter.preparing - statsBefore.preparing)
 let writingSeconds = seconds(statsAfter.writing - statsBefore.writing)
+let committingSeconds = seconds(statsAfter.committing - statsBefore.committing)
 print("    \(batches) transactions, \(String(format: "%.1f", Double(batchWrites) / Double(max(batches, 1)))) writes each; "
       + "per write: \(String(format: "%.0f", preparingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs preparing, "
-      + "\(String(format: "%.0f", writingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs in the writer (statements and commit); "
+      + "\(String(format: "%.0f", writingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs in the writer "
+      + "(statements \(String(format: "%.0f", (writingSeconds - committingSeconds) / Double(max(batchWrites, 1)) * 1e6)) µs, "
+      + "COMMIT with its log write and fsync \(String(format: "%.0f", committingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs); "
       + "preparing busy \(String(format: "%.0f", preparingSeconds / updateSeconds * 100))%, "
       + "writer busy \(String(format: "%.0f", writingSeconds / updateSeconds * 100))% of the time")
+print("    COMMITs of \(Int(CommitStatistics.slowCommit / .milliseconds(1))) ms or more: \(statsAfter.slowCommits - statsBefore.slowCommits) "
+      + "(every write waiting meanwhile waits that long)")
 let chainWrites = Double(max(statsAfter.latency.writes - statsBefore.latency.writes, 1))
 func meanMs(_ after: Duration, _ before: Duration) -> String { String(format: "%.2f", seconds(after - before) / chainWrites * 1000) }
 let meanLatency = sortedLatencies.reduce(0, +) / Double(max(sortedLatencies.count, 1))

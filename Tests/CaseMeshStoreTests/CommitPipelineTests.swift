@@ -47,6 +47,18 @@ import Testing
         }
     }
 
+    /// A commit counts as slow from `slowCommit` on, and its time is added
+    /// to the writer's `COMMIT` time either way.
+    @Test(arguments: [(Duration.milliseconds(9), 0), (CommitStatistics.slowCommit, 1), (.milliseconds(40), 1)])
+    func slowCommitsAreCounted(committing: Duration, slow: Int) {
+        var statistics = CommitStatistics()
+        statistics.record(jobs: 3, preparing: .milliseconds(1), writing: committing + .milliseconds(2), committing: committing)
+        statistics.record(jobs: 2, preparing: .milliseconds(1), writing: .milliseconds(3), committing: .milliseconds(2))
+        #expect(statistics.slowCommits == slow)
+        #expect(statistics.committing == committing + .milliseconds(2))
+        #expect(statistics.commits == 2 && statistics.writes == 5)
+    }
+
     /// Every answered write is counted in the latency breakdown once, and
     /// its stages add up to no more than what its caller waited: the
     /// breakdown splits the callers' time, it does not invent any.
@@ -66,7 +78,10 @@ import Testing
                 try await waited.timed { try await store.execute(addNote("x", "x"), on: CaseID("no-such-case"), actor: actor) }
             }
             await store.waitIdle()
-            let latency = store.commitStatistics.latency
+            let statistics = store.commitStatistics
+            // COMMIT is part of the writer's time, and takes some of it.
+            #expect(statistics.committing > .zero && statistics.committing <= statistics.writing)
+            let latency = statistics.latency
             #expect(latency.writes == 66)
             #expect(latency.preparing > .zero && latency.writing > .zero)
             for stage in [latency.queued, latency.preparing, latency.waitingForWriter, latency.writing, latency.answering] {
