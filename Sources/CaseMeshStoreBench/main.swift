@@ -322,11 +322,11 @@ let batchWrites = statsAfter.writes - statsBefore.writes
 let preparingSeconds = seconds(statsAfter.preparing - statsBefore.preparing)
 let writingSeconds = seconds(statsAfter.writing - statsBefore.writing)
 let committingSeconds = seconds(statsAfter.committing - statsBefore.committing)
+/// `seconds` spread over the batches' writes, in whole microseconds.
+func microsecondsPerWrite(_ seconds: Double) -> String { String(format: "%.0f µs", seconds / Double(max(batchWrites, 1)) * 1e6) }
 print("    \(batches) transactions, \(String(format: "%.1f", Double(batchWrites) / Double(max(batches, 1)))) writes each; "
-      + "per write: \(String(format: "%.0f", preparingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs preparing, "
-      + "\(String(format: "%.0f", writingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs in the writer "
-      + "(statements \(String(format: "%.0f", (writingSeconds - committingSeconds) / Double(max(batchWrites, 1)) * 1e6)) µs, "
-      + "COMMIT with its log write and fsync \(String(format: "%.0f", committingSeconds / Double(max(batchWrites, 1)) * 1e6)) µs); "
+      + "per write: \(microsecondsPerWrite(preparingSeconds)) preparing, \(microsecondsPerWrite(writingSeconds)) in the writer "
+      + "(statements \(microsecondsPerWrite(writingSeconds - committingSeconds)), COMMIT with its log write and fsync \(microsecondsPerWrite(committingSeconds))); "
       + "preparing busy \(String(format: "%.0f", preparingSeconds / updateSeconds * 100))%, "
       + "writer busy \(String(format: "%.0f", writingSeconds / updateSeconds * 100))% of the time")
 print("    COMMITs of \(Int(CommitStatistics.slowCommit / .milliseconds(1))) ms or more: \(statsAfter.slowCommits - statsBefore.slowCommits) "
