@@ -7,8 +7,12 @@
 // Per update: read the case row (rowid, state, digest) by id, or by rowid
 // with --by-rowid, in a read transaction per batch on its own connection;
 // then, in one write transaction per batch on the writer connection, write
-// the row back (the same bytes: a real update grows its state a little),
-// append a 170-byte row to delta_log, and per batch move log_positions and
+// the row back (the state's bytes as read, a real update grows its state a
+// little; an owner no row holds yet, so that every update changes its row:
+// SQLite leaves a page untouched when a row is rewritten with the bytes it
+// already holds, and a run that repeated an earlier run's updates would then
+// write next to nothing), append a 170-byte row to delta_log, and per batch
+// move log_positions and
 // the node digest. WAL, synchronous = FULL, a passive checkpoint every
 // 20 ms on a third connection and the writer's own at 4,000 log pages: the
 // store's settings (see `openConnection`). With --pipelined the
@@ -24,9 +28,16 @@
 // wakes its clients. So it shows the most a store could reach here with
 // that many writers when that much of its own work per update runs on one
 // thread beside the writer (as the store's preparing does, mostly). --batch
-// and --pipelined do not apply to it.
+// and --pipelined do not apply to it. Two batches may be in flight, as in
+// the store (one written while the next is prepared); with --slots N the
+// preparing thread may fill up to N batches ahead, and the writer commits
+// every batch waiting, up to N - 1, in one transaction: a pipeline that
+// lets the writer's batches grow.
 //
-//   sqlite_floor DB [--batch N] [--updates N] [--pipelined] [--by-rowid] [--writers N [--work US]]
+// The cases updated follow a seed (--seed, printed; a new one each run
+// unless given).
+//
+//   sqlite_floor DB [--batch N] [--updates N] [--pipelined] [--by-rowid] [--writers N [--work US] [--slots N]] [--seed N]
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
@@ -41,6 +52,8 @@ static const char *path;
 static int batchSize = 13, updates = 40000, pipelined = 0, byRowid = 0, writers = 0;
 static double workMicros = 0;
 static long caseCount, counter;
+/// Where the random cases start; each reading thread starts from it.
+static unsigned workloadSeed;
 
 static double now(void) {
     struct timespec t;
@@ -126,10 +139,19 @@ static void readBatch(sqlite3 *db, sqlite3_stmt *select, Batch *batch, int count
 static sqlite3 *writerDB;
 static sqlite3_stmt *updateCase, *appendLog, *logPosition, *nodeDigest;
 
+static void writeCases(Batch *batch);
+
 /// Writes a batch in one transaction, as the store's writer does.
 static void writeBatch(Batch *batch, double *spent) {
     double start = now();
     check(writerDB, sqlite3_exec(writerDB, "BEGIN IMMEDIATE", 0, 0, 0), "BEGIN IMMEDIATE");
+    writeCases(batch);
+    check(writerDB, sqlite3_exec(writerDB, "COMMIT", 0, 0, 0), "COMMIT");
+    *spent += now() - start;
+}
+
+/// A batch's statements, inside the writer's open transaction.
+static void writeCases(Batch *batch) {
     for (int i = 0; i < batch->count; i++) {
         CaseRead *row = &batch->cases[i];
         sqlite3_bind_blob(updateCase, 1, row->state, row->length, SQLITE_STATIC);
@@ -138,7 +160,9 @@ static void writeBatch(Batch *batch, double *spent) {
         sqlite3_bind_text(updateCase, 4, "investigating", -1, SQLITE_STATIC);
         sqlite3_bind_text(updateCase, 5, "sev2", -1, SQLITE_STATIC);
         sqlite3_bind_text(updateCase, 6, "EMEA", -1, SQLITE_STATIC);
-        sqlite3_bind_text(updateCase, 7, "engineer-12-3", -1, SQLITE_STATIC);
+        char owner[48];
+        snprintf(owner, sizeof owner, "engineer-12-%u-%ld", workloadSeed, counter);
+        sqlite3_bind_text(updateCase, 7, owner, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(updateCase, 8, 1790000000000);
         sqlite3_bind_int64(updateCase, 9, 1790000000000);
         sqlite3_bind_int64(updateCase, 10, row->rowid);
@@ -156,8 +180,6 @@ static void writeBatch(Batch *batch, double *spent) {
     sqlite3_bind_blob(nodeDigest, 1, batch->cases[0].digest, 32, SQLITE_STATIC);
     check(writerDB, sqlite3_step(nodeDigest), "node_meta");
     sqlite3_reset(nodeDigest);
-    check(writerDB, sqlite3_exec(writerDB, "COMMIT", 0, 0, 0), "COMMIT");
-    *spent += now() - start;
 }
 
 static volatile int stopping = 0;
@@ -172,8 +194,11 @@ static void *checkpointer(void *unused) {
 }
 
 /// Two batch buffers handed between the reading thread and the writer.
-static Batch buffers[2];
-static int ready[2];
+enum { maxSlots = 16 };
+static Batch buffers[maxSlots];
+static int ready[maxSlots];
+/// Batches the closed loop's preparing thread may have filled ahead of the writer (--slots).
+static int slots = 2;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
 static double readSpent, writeSpent;
@@ -195,7 +220,7 @@ static void mark(int slot, int value) {
 static void *reader(void *batches) {
     sqlite3 *db = openConnection(Reader);
     sqlite3_stmt *select = prepare(db, selectSQL);
-    unsigned seed = 42;
+    unsigned seed = workloadSeed;
     for (long k = 0; k < (long)batches; k++) {
         waitFor(k & 1, 0);
         readBatch(db, select, &buffers[k & 1], batchSize, &seed, &readSpent);
@@ -257,9 +282,9 @@ static void *client(void *argument) {
 static void *closedLoopPreparer(void *unused) {
     sqlite3 *db = openConnection(Reader);
     sqlite3_stmt *select = prepare(db, selectSQL);
-    unsigned seed = 42;
+    unsigned seed = workloadSeed;
     for (long k = 0;; k++) {
-        int slot = k & 1;
+        int slot = k % slots;
         waitFor(slot, 0);
         Batch *batch = &buffers[slot];
         pthread_mutex_lock(&lock);
@@ -297,13 +322,27 @@ static void runClosedLoop(void) {
     for (int i = 0; i < writers; i++) sem_init(&answered[i], 0, 0);
     startThread(&preparer, closedLoopPreparer, NULL);
     for (int i = 0; i < writers; i++) startThread(&clients[i], client, (void *)(long)i);
-    for (long k = 0;; k++) {
-        int slot = k & 1;
+    for (long k = 0;;) {
+        int slot = k % slots;
         if (waitForFilled(slot) == 2) break;
-        writeBatch(&buffers[slot], &writeSpent);
+        // Every batch filled behind this one, up to slots - 1 in all, goes
+        // into the same transaction (with the default 2: one at a time).
+        int taken = 1;
+        pthread_mutex_lock(&lock);
+        while (taken < slots - 1 && ready[(k + taken) % slots] == 1) taken++;
+        pthread_mutex_unlock(&lock);
+        double start = now();
+        check(writerDB, sqlite3_exec(writerDB, "BEGIN IMMEDIATE", 0, 0, 0), "BEGIN IMMEDIATE");
+        for (int j = 0; j < taken; j++) writeCases(&buffers[(k + j) % slots]);
+        check(writerDB, sqlite3_exec(writerDB, "COMMIT", 0, 0, 0), "COMMIT");
+        writeSpent += now() - start;
         batchesWritten++;
-        for (int i = 0; i < buffers[slot].count; i++) sem_post(&answered[buffers[slot].clients[i]]);
-        mark(slot, 0);
+        for (int j = 0; j < taken; j++) {
+            Batch *written = &buffers[(k + j) % slots];
+            for (int i = 0; i < written->count; i++) sem_post(&answered[written->clients[i]]);
+            mark((k + j) % slots, 0);
+        }
+        k += taken;
     }
     for (int i = 0; i < writers; i++) pthread_join(clients[i], NULL);
     pthread_join(preparer, NULL);
@@ -317,9 +356,10 @@ static double cpuSeconds(double *system) {
 }
 
 static const char *usage = "usage: sqlite_floor DB [--batch 1..512] [--updates N >= batch] [--pipelined] [--by-rowid]"
-                           " [--writers 1..4096 [--work MICROSECONDS]]";
+                            " [--writers 1..4096 [--work MICROSECONDS] [--slots 2..16]] [--seed N]";
 
 int main(int argc, char **argv) {
+    int seeded = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) batchSize = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--updates") && i + 1 < argc) updates = atoi(argv[++i]);
@@ -327,14 +367,17 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--by-rowid")) byRowid = 1;
         else if (!strcmp(argv[i], "--writers") && i + 1 < argc) writers = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--work") && i + 1 < argc) workMicros = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--slots") && i + 1 < argc) slots = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) { workloadSeed = (unsigned)strtoul(argv[++i], NULL, 10); seeded = 1; }
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else { fprintf(stderr, "%s\n", usage); return 2; }
     }
-    if (!path || batchSize < 1 || batchSize > 512 || updates < (writers > 0 ? 1 : batchSize) || writers < 0 || writers > 4096 || workMicros < 0
+    if (!path || batchSize < 1 || batchSize > 512 || updates < (writers > 0 ? 1 : batchSize) || writers < 0 || writers > 4096 || slots < 2 || slots > maxSlots || (slots != 2 && writers == 0) || workMicros < 0
         || (workMicros > 0 && writers == 0)) {
         fprintf(stderr, "%s\n", usage);
         return 2;
     }
+    if (!seeded) workloadSeed = (unsigned)(time(NULL) ^ getpid());
     writerDB = openConnection(Writer);
     sqlite3_stmt *count = prepare(writerDB, "SELECT max(rowid), (SELECT max(counter) FROM delta_log) FROM cases");
     check(writerDB, sqlite3_step(count), "count");
@@ -368,7 +411,7 @@ int main(int argc, char **argv) {
     } else {
         sqlite3 *readDB = openConnection(Reader);
         sqlite3_stmt *select = prepare(readDB, selectSQL);
-        unsigned seed = 42;
+        unsigned seed = workloadSeed;
         for (long k = 0; k < batches; k++) {
             readBatch(readDB, select, &buffers[0], batchSize, &seed, &readSpent);
             writeBatch(&buffers[0], &writeSpent);
@@ -379,16 +422,16 @@ int main(int argc, char **argv) {
     pthread_join(checkpointThread, NULL);
     if (writers > 0) {
         long done = issued;
-        printf("SQLite alone (C), %ld cases, %d closed-loop writers, %.1f us of stand-in work per update, cases read by %s: %.0f updates/s\n",
-               caseCount, writers, workMicros, byRowid ? "rowid" : "id", done / elapsed);
+        printf("SQLite alone (C), %ld cases, %d closed-loop writers, %.1f us of stand-in work per update, cases read by %s, seed %u: %.0f updates/s\n",
+               caseCount, writers, workMicros, byRowid ? "rowid" : "id", workloadSeed, done / elapsed);
         printf("  %ld batches, %.1f updates each; mean latency %.2f ms; per update: reading %.1f us, writing and committing %.1f us (wall);"
                " CPU %.1f us (the whole process: SQLite, the stand-in work, the clients), of which in the kernel %.1f us\n", batchesWritten, (double)done / batchesWritten, latencySum / done * 1e3,
                readSpent / done * 1e6, writeSpent / done * 1e6, (cpu1 - cpu0) / done * 1e6, (system1 - system0) / done * 1e6);
         return 0;
     }
     long done = batches * batchSize;
-    printf("SQLite alone (C), %ld cases, batches of %d%s, cases read by %s: %.0f updates/s\n", caseCount, batchSize,
-           pipelined ? ", next batch read while one is written" : "", byRowid ? "rowid" : "id", done / elapsed);
+    printf("SQLite alone (C), %ld cases, batches of %d%s, cases read by %s, seed %u: %.0f updates/s\n", caseCount, batchSize,
+           pipelined ? ", next batch read while one is written" : "", byRowid ? "rowid" : "id", workloadSeed, done / elapsed);
     printf("  per update: reading %.1f us, writing and committing %.1f us (wall); CPU %.1f us, of which in the kernel %.1f us\n",
            readSpent / done * 1e6, writeSpent / done * 1e6, (cpu1 - cpu0) / done * 1e6, (system1 - system0) / done * 1e6);
     return 0;
