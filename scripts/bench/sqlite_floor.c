@@ -37,7 +37,11 @@
 // The cases updated follow a seed (--seed, printed; a new one each run
 // unless given).
 //
-//   sqlite_floor DB [--batch N] [--updates N] [--pipelined] [--by-rowid] [--writers N [--work US] [--slots N]] [--seed N]
+// With --versions, cases are kept as appended versions instead of rows
+// rewritten in place (see `versionsMode`): what a log-structured case
+// table would cost SQLite, cleaning included.
+//
+//   sqlite_floor DB [--batch N] [--updates N] [--pipelined] [--by-rowid] [--writers N [--work US] [--slots N]] [--versions] [--seed N]
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
@@ -106,7 +110,28 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql) {
     return statement;
 }
 
-typedef struct { long rowid; int length; unsigned char state[4096]; unsigned char digest[32]; } CaseRead;
+typedef struct { long key, rowid; int length; unsigned char state[4096]; unsigned char digest[32]; } CaseRead;
+
+// MARK: --versions: cases kept as appended versions
+
+/// With --versions every update appends the case's new row to
+/// `case_versions` instead of rewriting it in place, and the oldest rows
+/// are cleaned as the table passes `spaceFactor` times the cases: a row
+/// still the live one of its case is appended again, then the cleaned
+/// range is deleted in one statement. Which row is a case's live one is
+/// known in memory (`liveRow`, built from the table at start: the highest
+/// rowid of each case). So no update writes a random page; the cost moves
+/// to the cleaning, which the run pays as it goes. The writer keeps its own
+/// `writerLive` and publishes a transaction's changes to `liveRow`, which
+/// the reading thread uses, only once it is committed.
+static int versionsMode = 0;
+static const double spaceFactor = 2.0;
+static long *liveRow, *writerLive;
+enum { maxUnpublished = 1 << 16 };
+static long unpublishedKey[maxUnpublished], unpublishedRow[maxUnpublished];
+static int unpublished;
+static long nextVersion, oldestVersion, reappended;
+static sqlite3_stmt *oldestRows, *copyVersion, *deleteCleaned;
 typedef struct { CaseRead cases[512]; int clients[512]; int count; } Batch;
 
 /// Reads a batch of random cases in one read transaction.
@@ -117,14 +142,30 @@ static void readBatch(sqlite3 *db, sqlite3_stmt *select, Batch *batch, int count
     for (int i = 0; i < count; i++) {
         long key = 1 + rand_r(seed) % caseCount;
         char id[32];
-        if (byRowid) {
-            sqlite3_bind_int64(select, 1, key);
-        } else {
-            snprintf(id, sizeof id, "bench-%ld", key);
-            sqlite3_bind_text(select, 1, id, -1, SQLITE_TRANSIENT);
+        // A case's live version may be cleaned (appended again, its old row
+        // deleted) between reading `liveRow` and this snapshot: read again.
+        int found = 0;
+        for (int attempt = 0; attempt < 3 && !found; attempt++) {
+            if (versionsMode) {
+                sqlite3_bind_int64(select, 1, __atomic_load_n(&liveRow[key], __ATOMIC_ACQUIRE));
+            } else if (byRowid) {
+                sqlite3_bind_int64(select, 1, key);
+            } else {
+                snprintf(id, sizeof id, "bench-%ld", key);
+                sqlite3_bind_text(select, 1, id, -1, SQLITE_TRANSIENT);
+            }
+            found = sqlite3_step(select) == SQLITE_ROW;
+            if (!found) sqlite3_reset(select);
+            if (!versionsMode) break;
+            if (!found) {
+                // The snapshot is newer than the live version read: it was
+                // cleaned meanwhile, and its new one is published by now.
+                continue;
+            }
         }
-        if (sqlite3_step(select) != SQLITE_ROW) { fprintf(stderr, "sqlite_floor: case %ld is missing\n", key); exit(1); }
+        if (!found) { fprintf(stderr, "sqlite_floor: case %ld is missing\n", key); exit(1); }
         CaseRead *row = &batch->cases[i];
+        row->key = key;
         row->rowid = sqlite3_column_int64(select, 0);
         row->length = sqlite3_column_bytes(select, 1);
         if (row->length > (int)sizeof row->state) row->length = sizeof row->state;
@@ -141,12 +182,58 @@ static sqlite3_stmt *updateCase, *appendLog, *logPosition, *nodeDigest;
 
 static void writeCases(Batch *batch);
 
+/// Records that `key`'s live version is now `rowid` (for readers: once committed).
+static void moveLive(long key, long rowid) {
+    if (unpublished == maxUnpublished) { fprintf(stderr, "sqlite_floor: too many versions in one transaction\n"); exit(1); }
+    writerLive[key] = rowid;
+    unpublishedKey[unpublished] = key;
+    unpublishedRow[unpublished++] = rowid;
+}
+
+/// After a commit: readers may use the versions it wrote.
+static void publishVersions(void) {
+    for (int i = 0; i < unpublished; i++) __atomic_store_n(&liveRow[unpublishedKey[i]], unpublishedRow[i], __ATOMIC_RELEASE);
+    unpublished = 0;
+}
+
+/// Cleans the oldest versions until the table holds at most `spaceFactor`
+/// times the cases: live ones are appended again, then the range goes.
+static void cleanVersions(void) {
+    long limit = (long)(spaceFactor * caseCount);
+    long cleanedTo = oldestVersion;
+    while (nextVersion - cleanedTo > limit) {
+        sqlite3_bind_int64(oldestRows, 1, cleanedTo);
+        int rows = 0;
+        while (nextVersion - cleanedTo > limit && sqlite3_step(oldestRows) == SQLITE_ROW) {
+            long rowid = sqlite3_column_int64(oldestRows, 0), key = sqlite3_column_int64(oldestRows, 1);
+            rows++;
+            if (key >= 1 && key <= caseCount && writerLive[key] == rowid) {
+                sqlite3_bind_int64(copyVersion, 1, nextVersion);
+                sqlite3_bind_int64(copyVersion, 2, rowid);
+                check(writerDB, sqlite3_step(copyVersion), "copying a live version");
+                sqlite3_reset(copyVersion);
+                moveLive(key, nextVersion++);
+                reappended++;
+            }
+            cleanedTo = rowid + 1;
+        }
+        sqlite3_reset(oldestRows);
+        if (rows == 0) break;
+    }
+    if (cleanedTo == oldestVersion) return;
+    sqlite3_bind_int64(deleteCleaned, 1, cleanedTo);
+    check(writerDB, sqlite3_step(deleteCleaned), "deleting cleaned versions");
+    sqlite3_reset(deleteCleaned);
+    oldestVersion = cleanedTo;
+}
+
 /// Writes a batch in one transaction, as the store's writer does.
 static void writeBatch(Batch *batch, double *spent) {
     double start = now();
     check(writerDB, sqlite3_exec(writerDB, "BEGIN IMMEDIATE", 0, 0, 0), "BEGIN IMMEDIATE");
     writeCases(batch);
     check(writerDB, sqlite3_exec(writerDB, "COMMIT", 0, 0, 0), "COMMIT");
+    publishVersions();
     *spent += now() - start;
 }
 
@@ -165,9 +252,15 @@ static void writeCases(Batch *batch) {
         sqlite3_bind_text(updateCase, 7, owner, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(updateCase, 8, 1790000000000);
         sqlite3_bind_int64(updateCase, 9, 1790000000000);
-        sqlite3_bind_int64(updateCase, 10, row->rowid);
-        check(writerDB, sqlite3_step(updateCase), "UPDATE cases");
+        if (versionsMode) {
+            sqlite3_bind_int64(updateCase, 10, nextVersion);
+            sqlite3_bind_int64(updateCase, 11, row->key);
+        } else {
+            sqlite3_bind_int64(updateCase, 10, row->rowid);
+        }
+        check(writerDB, sqlite3_step(updateCase), versionsMode ? "INSERT INTO case_versions" : "UPDATE cases");
         sqlite3_reset(updateCase);
+        if (versionsMode) moveLive(row->key, nextVersion++);
         counter++;
         sqlite3_bind_int64(appendLog, 1, counter);
         sqlite3_bind_blob(appendLog, 2, row->state, row->length < 170 ? row->length : 170, SQLITE_STATIC);
@@ -180,6 +273,7 @@ static void writeCases(Batch *batch) {
     sqlite3_bind_blob(nodeDigest, 1, batch->cases[0].digest, 32, SQLITE_STATIC);
     check(writerDB, sqlite3_step(nodeDigest), "node_meta");
     sqlite3_reset(nodeDigest);
+    if (versionsMode) cleanVersions();
 }
 
 static volatile int stopping = 0;
@@ -335,6 +429,7 @@ static void runClosedLoop(void) {
         check(writerDB, sqlite3_exec(writerDB, "BEGIN IMMEDIATE", 0, 0, 0), "BEGIN IMMEDIATE");
         for (int j = 0; j < taken; j++) writeCases(&buffers[(k + j) % slots]);
         check(writerDB, sqlite3_exec(writerDB, "COMMIT", 0, 0, 0), "COMMIT");
+        publishVersions();
         writeSpent += now() - start;
         batchesWritten++;
         for (int j = 0; j < taken; j++) {
@@ -355,8 +450,84 @@ static double cpuSeconds(double *system) {
     return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 + *system;
 }
 
+/// Creates `case_versions` as a store that had kept cases as versions
+/// would hold them after many uniformly random updates: the log of
+/// versions a simulation in memory leaves (3 updates per case, cleaned at
+/// `spaceFactor`), each row a copy of its case's row in `cases`.
+static void createVersions(void) {
+    long n = caseCount, capacity = (long)((spaceFactor + 6) * n) + 16;
+    long *slotKey = malloc(capacity * sizeof(long)), *live = calloc(n + 1, sizeof(long));
+    if (!slotKey || !live) { fprintf(stderr, "sqlite_floor: out of memory\n"); exit(1); }
+    long head = 0, tail = 0;
+    for (long key = 1; key <= n; key++) { live[key] = tail; slotKey[tail++] = key; }
+    unsigned seed = 7;
+    for (long update = 0; update < 3 * n; update++) {
+        long key = 1 + ((long)rand_r(&seed) * 32768 + rand_r(&seed)) % n;
+        live[key] = tail; slotKey[tail++] = key;
+        while (tail - head > (long)(spaceFactor * n)) {
+            long oldest = slotKey[head];
+            if (live[oldest] == head) { live[oldest] = tail; slotKey[tail++] = oldest; }
+            head++;
+        }
+        if (tail + 4 >= capacity) { fprintf(stderr, "sqlite_floor: simulation overflow\n"); exit(1); }
+    }
+    fprintf(stderr, "sqlite_floor: writing %ld versions of %ld cases to case_versions (once per copy)…\n", tail - head, n);
+    check(writerDB, sqlite3_exec(writerDB, "CREATE TABLE case_versions (rowid INTEGER PRIMARY KEY, case_row INTEGER NOT NULL, state BLOB NOT NULL,"
+                                           " digest BLOB NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL, severity TEXT NOT NULL,"
+                                           " owning_region TEXT NOT NULL, owner TEXT, sla_due_at INTEGER, updated_at INTEGER NOT NULL)", 0, 0, 0), "CREATE TABLE case_versions");
+    sqlite3_stmt *insert = prepare(writerDB, "INSERT INTO case_versions SELECT ?, rowid, state, digest, title, status, severity, owning_region, owner,"
+                                             " sla_due_at, updated_at FROM cases WHERE rowid = ?");
+    check(writerDB, sqlite3_exec(writerDB, "BEGIN", 0, 0, 0), "BEGIN");
+    for (long slot = head; slot < tail; slot++) {
+        sqlite3_bind_int64(insert, 1, slot - head + 1);
+        sqlite3_bind_int64(insert, 2, slotKey[slot]);
+        check(writerDB, sqlite3_step(insert), "INSERT INTO case_versions");
+        sqlite3_reset(insert);
+        if ((slot - head + 1) % 200000 == 0) {
+            check(writerDB, sqlite3_exec(writerDB, "COMMIT; BEGIN", 0, 0, 0), "COMMIT");
+            fprintf(stderr, "  %ld versions\n", slot - head + 1);
+        }
+    }
+    check(writerDB, sqlite3_exec(writerDB, "COMMIT", 0, 0, 0), "COMMIT");
+    sqlite3_finalize(insert);
+    check(writerDB, sqlite3_wal_checkpoint_v2(writerDB, 0, SQLITE_CHECKPOINT_TRUNCATE, 0, 0), "checkpoint");
+    free(slotKey);
+    free(live);
+}
+
+/// Each case's live version (its highest rowid), and the table's ends.
+static void loadVersions(void) {
+    sqlite3_stmt *exists = prepare(writerDB, "SELECT count(*) FROM sqlite_master WHERE name = 'case_versions'");
+    check(writerDB, sqlite3_step(exists), "case_versions?");
+    int present = sqlite3_column_int(exists, 0);
+    sqlite3_finalize(exists);
+    if (!present) createVersions();
+    liveRow = calloc(caseCount + 1, sizeof(long));
+    writerLive = calloc(caseCount + 1, sizeof(long));
+    if (!liveRow || !writerLive) { fprintf(stderr, "sqlite_floor: out of memory\n"); exit(1); }
+    sqlite3_stmt *scan = prepare(writerDB, "SELECT rowid, case_row FROM case_versions ORDER BY rowid");
+    oldestVersion = 0;
+    while (sqlite3_step(scan) == SQLITE_ROW) {
+        long rowid = sqlite3_column_int64(scan, 0), key = sqlite3_column_int64(scan, 1);
+        if (oldestVersion == 0) oldestVersion = rowid;
+        if (key >= 1 && key <= caseCount) liveRow[key] = rowid;
+        nextVersion = rowid + 1;
+    }
+    sqlite3_finalize(scan);
+    for (long key = 1; key <= caseCount; key++) {
+        if (liveRow[key] == 0) { fprintf(stderr, "sqlite_floor: case %ld has no version\n", key); exit(1); }
+        writerLive[key] = liveRow[key];
+    }
+    // Cleaning deletes whole ranges; a deleted page need not be zeroed on disk.
+    check(writerDB, sqlite3_exec(writerDB, "PRAGMA secure_delete = FAST", 0, 0, 0), "secure_delete");
+    oldestRows = prepare(writerDB, "SELECT rowid, case_row FROM case_versions WHERE rowid >= ? ORDER BY rowid");
+    copyVersion = prepare(writerDB, "INSERT INTO case_versions SELECT ?, case_row, state, digest, title, status, severity, owning_region, owner,"
+                                    " sla_due_at, updated_at FROM case_versions WHERE rowid = ?");
+    deleteCleaned = prepare(writerDB, "DELETE FROM case_versions WHERE rowid < ?");
+}
+
 static const char *usage = "usage: sqlite_floor DB [--batch 1..512] [--updates N >= batch] [--pipelined] [--by-rowid]"
-                            " [--writers 1..4096 [--work MICROSECONDS] [--slots 2..16]] [--seed N]";
+                            " [--writers 1..4096 [--work MICROSECONDS] [--slots 2..16]] [--versions] [--seed N]";
 
 int main(int argc, char **argv) {
     int seeded = 0;
@@ -367,6 +538,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--by-rowid")) byRowid = 1;
         else if (!strcmp(argv[i], "--writers") && i + 1 < argc) writers = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--work") && i + 1 < argc) workMicros = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--versions")) versionsMode = 1;
         else if (!strcmp(argv[i], "--slots") && i + 1 < argc) slots = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) { workloadSeed = (unsigned)strtoul(argv[++i], NULL, 10); seeded = 1; }
         else if (argv[i][0] != '-' && !path) path = argv[i];
@@ -385,13 +557,20 @@ int main(int argc, char **argv) {
     counter = sqlite3_column_int64(count, 1) + 1000000;
     sqlite3_finalize(count);
     if (caseCount < 1) { fprintf(stderr, "sqlite_floor: %s holds no cases\n", path); return 1; }
-    updateCase = prepare(writerDB, "UPDATE cases SET state = ?, digest = ?, title = ?, status = ?, severity = ?, owning_region = ?,"
-                                   " owner = ?, sla_due_at = ?, updated_at = ?, slack = NULL WHERE rowid = ?");
+    if (versionsMode) {
+        loadVersions();
+        updateCase = prepare(writerDB, "INSERT INTO case_versions(state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at,"
+                                       " rowid, case_row) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    } else {
+        updateCase = prepare(writerDB, "UPDATE cases SET state = ?, digest = ?, title = ?, status = ?, severity = ?, owning_region = ?,"
+                                       " owner = ?, sla_due_at = ?, updated_at = ?, slack = NULL WHERE rowid = ?");
+    }
     appendLog = prepare(writerDB, "INSERT INTO delta_log(origin, counter, case_id, delta, committed_at) VALUES ('floor', ?, 'bench-1', ?, 1790000000000)");
     logPosition = prepare(writerDB, "INSERT INTO log_positions(origin, applied, retained_from) VALUES ('floor', ?, 1)"
                                     " ON CONFLICT(origin) DO UPDATE SET applied = excluded.applied");
     nodeDigest = prepare(writerDB, "INSERT INTO node_meta(key, value) VALUES ('digest', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-    selectSQL = byRowid ? "SELECT rowid, state, digest FROM cases WHERE rowid = ?" : "SELECT rowid, state, digest FROM cases WHERE id = ?";
+    selectSQL = versionsMode ? "SELECT rowid, state, digest FROM case_versions WHERE rowid = ?"
+              : byRowid ? "SELECT rowid, state, digest FROM cases WHERE rowid = ?" : "SELECT rowid, state, digest FROM cases WHERE id = ?";
 
     pthread_t checkpointThread;
     startThread(&checkpointThread, checkpointer, NULL);
@@ -418,12 +597,19 @@ int main(int argc, char **argv) {
         }
     }
     double elapsed = now() - start, system1, cpu1 = cpuSeconds(&system1);
+    long reappendedInRun = reappended;
     stopping = 1;
     pthread_join(checkpointThread, NULL);
+    const char *reading = versionsMode ? "rowid, as appended versions" : byRowid ? "rowid" : "id";
+    if (versionsMode) {
+        long done = writers > 0 ? issued : batches * batchSize;
+        printf("  cleaning: %.2f live versions appended again per update (%ld), the table %ld versions for %ld cases\n",
+               (double)reappendedInRun / done, reappendedInRun, nextVersion - oldestVersion, caseCount);
+    }
     if (writers > 0) {
         long done = issued;
         printf("SQLite alone (C), %ld cases, %d closed-loop writers, %.1f us of stand-in work per update, cases read by %s, seed %u: %.0f updates/s\n",
-               caseCount, writers, workMicros, byRowid ? "rowid" : "id", workloadSeed, done / elapsed);
+               caseCount, writers, workMicros, reading, workloadSeed, done / elapsed);
         printf("  %ld batches, %.1f updates each; mean latency %.2f ms; per update: reading %.1f us, writing and committing %.1f us (wall);"
                " CPU %.1f us (the whole process: SQLite, the stand-in work, the clients), of which in the kernel %.1f us\n", batchesWritten, (double)done / batchesWritten, latencySum / done * 1e3,
                readSpent / done * 1e6, writeSpent / done * 1e6, (cpu1 - cpu0) / done * 1e6, (system1 - system0) / done * 1e6);
@@ -431,7 +617,7 @@ int main(int argc, char **argv) {
     }
     long done = batches * batchSize;
     printf("SQLite alone (C), %ld cases, batches of %d%s, cases read by %s, seed %u: %.0f updates/s\n", caseCount, batchSize,
-           pipelined ? ", next batch read while one is written" : "", byRowid ? "rowid" : "id", workloadSeed, done / elapsed);
+           pipelined ? ", next batch read while one is written" : "", reading, workloadSeed, done / elapsed);
     printf("  per update: reading %.1f us, writing and committing %.1f us (wall); CPU %.1f us, of which in the kernel %.1f us\n",
            readSpent / done * 1e6, writeSpent / done * 1e6, (cpu1 - cpu0) / done * 1e6, (system1 - system0) / done * 1e6);
     return 0;
