@@ -526,6 +526,13 @@ static void loadVersions(void) {
     deleteCleaned = prepare(writerDB, "DELETE FROM case_versions WHERE rowid < ?");
 }
 
+/// With --versions: what the cleaning cost the run.
+static void printCleaning(long reappendedInRun, long done) {
+    if (!versionsMode) return;
+    printf("  cleaning: %.2f live versions appended again per update (%ld), the table %ld versions for %ld cases\n",
+           (double)reappendedInRun / done, reappendedInRun, nextVersion - oldestVersion, caseCount);
+}
+
 static const char *usage = "usage: sqlite_floor DB [--batch 1..512] [--updates N >= batch] [--pipelined] [--by-rowid]"
                             " [--writers 1..4096 [--work MICROSECONDS] [--slots 2..16]] [--versions] [--seed N]";
 
@@ -601,11 +608,6 @@ int main(int argc, char **argv) {
     stopping = 1;
     pthread_join(checkpointThread, NULL);
     const char *reading = versionsMode ? "rowid, as appended versions" : byRowid ? "rowid" : "id";
-    if (versionsMode) {
-        long done = writers > 0 ? issued : batches * batchSize;
-        printf("  cleaning: %.2f live versions appended again per update (%ld), the table %ld versions for %ld cases\n",
-               (double)reappendedInRun / done, reappendedInRun, nextVersion - oldestVersion, caseCount);
-    }
     if (writers > 0) {
         long done = issued;
         printf("SQLite alone (C), %ld cases, %d closed-loop writers, %.1f us of stand-in work per update, cases read by %s, seed %u: %.0f updates/s\n",
@@ -613,6 +615,7 @@ int main(int argc, char **argv) {
         printf("  %ld batches, %.1f updates each; mean latency %.2f ms; per update: reading %.1f us, writing and committing %.1f us (wall);"
                " CPU %.1f us (the whole process: SQLite, the stand-in work, the clients), of which in the kernel %.1f us\n", batchesWritten, (double)done / batchesWritten, latencySum / done * 1e3,
                readSpent / done * 1e6, writeSpent / done * 1e6, (cpu1 - cpu0) / done * 1e6, (system1 - system0) / done * 1e6);
+        printCleaning(reappendedInRun, done);
         return 0;
     }
     long done = batches * batchSize;
@@ -620,5 +623,6 @@ int main(int argc, char **argv) {
            pipelined ? ", next batch read while one is written" : "", reading, workloadSeed, done / elapsed);
     printf("  per update: reading %.1f us, writing and committing %.1f us (wall); CPU %.1f us, of which in the kernel %.1f us\n",
            readSpent / done * 1e6, writeSpent / done * 1e6, (cpu1 - cpu0) / done * 1e6, (system1 - system0) / done * 1e6);
+    printCleaning(reappendedInRun, done);
     return 0;
 }
