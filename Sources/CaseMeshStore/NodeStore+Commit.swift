@@ -460,7 +460,10 @@ extension NodeStore {
                 switch outcome {
                 case let .failure(refusals): done(refusals, writing, committed)
                 case let .success(committing):
-                    done(self.publish(batch, written: committed - writing, committing: committing), writing, committed)
+                    let (results, dropped) = self.publish(batch, written: committed - writing, committing: committing)
+                    done(results, writing, committed)
+                    // The cases the recent map let go are freed only now, after the answers.
+                    withExtendedLifetime(dropped) {}
                 }
             }
         }
@@ -502,15 +505,20 @@ extension NodeStore {
     }
 
     /// Makes a committed batch visible: the caches, the query index, the
-    /// writer state (positions, digests) and the statistics.
-    private func publish(_ batch: PreparedBatch, written: Duration, committing: Duration) -> [Result<JobOutcome, StoreError>] {
+    /// writer state (positions, digests) and the statistics. Returns the
+    /// callers' answers, and the decoded cases the recent map let go (for
+    /// the caller to free once it has answered).
+    private func publish(_ batch: PreparedBatch, written: Duration,
+                         committing: Duration) -> (results: [Result<JobOutcome, StoreError>], dropped: [BatchCase]) {
         knownCases.withLock { known in
             for case_ in batch.written {
                 known[CaseBucket.of(case_.state.id)][case_.state.id] = KnownCase(rowid: case_.row, fingerprint: CaseFingerprint.prefix(case_.digest.bytes))
             }
         }
-        recent.withLock { recent in
-            for case_ in batch.written { recent.insert(case_) }
+        let dropped = recent.withLock { recent -> [BatchCase] in
+            var dropped: [BatchCase] = []
+            for case_ in batch.written { dropped.append(contentsOf: recent.insert(case_)) }
+            return dropped
         }
         // A later batch may have failed meanwhile: its failure stays.
         writer.withLock { state in
@@ -529,6 +537,6 @@ extension NodeStore {
                 inflight[case_.state.id] = nil
             }
         }
-        return batch.results
+        return (batch.results, dropped)
     }
 }

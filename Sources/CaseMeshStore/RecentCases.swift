@@ -33,12 +33,23 @@ public struct RecentCases: Sendable {
 
     var count: Int { cases.count }
 
-    mutating func insert(_ written: BatchCase) {
+    /// Holds `written`, and returns the cases it no longer holds because of
+    /// it: the case's own older copy, and the one evicted to make room.
+    /// Freeing a decoded case (thousands of objects) costs more than
+    /// writing it; the store frees these after it has answered the batch.
+    mutating func insert(_ written: BatchCase) -> [BatchCase] {
         let id = written.state.id
         stamp &+= 1
-        cases[id] = Slot(written: BatchCase(row: written.row, state: written.state, digest: written.digest, columns: nil), stamp: stamp)
+        var dropped: [BatchCase] = []
+        if let replaced = cases.updateValue(Slot(written: BatchCase(row: written.row, state: written.state, digest: written.digest, columns: nil), stamp: stamp),
+                                            forKey: id) {
+            dropped.append(replaced.written)
+        }
         order.append((id, stamp))
-        while cases.count > capacity { evictOldest() }
+        while cases.count > capacity {
+            guard let evicted = evictOldest() else { break }
+            dropped.append(evicted)
+        }
         if head >= capacity {
             order.removeFirst(head)
             head = 0
@@ -49,16 +60,17 @@ public struct RecentCases: Sendable {
             order = order.filter { entry in cases[entry.id]?.stamp == entry.stamp }
             head = 0
         }
+        return dropped
     }
 
-    private mutating func evictOldest() {
+    private mutating func evictOldest() -> BatchCase? {
         while head < order.count {
             let oldest = order[head]
             head += 1
             if cases[oldest.id]?.stamp == oldest.stamp {
-                cases[oldest.id] = nil
-                return
+                return cases.removeValue(forKey: oldest.id)?.written
             }
         }
+        return nil
     }
 }
