@@ -222,15 +222,17 @@ static void cleanVersions(void) {
     oldestVersion = cleanedTo;
 }
 
-/// Writes a batch in one transaction, as the store's writer does.
-static void writeBatch(Batch *batch, double *spent) {
+/// Writes `count` batches in one transaction, as the store's writer does.
+static void writeBatches(Batch *const *batches, int count, double *spent) {
     double start = now();
     check(writerDB, sqlite3_exec(writerDB, "BEGIN IMMEDIATE", 0, 0, 0), "BEGIN IMMEDIATE");
-    writeCases(batch);
+    for (int i = 0; i < count; i++) writeCases(batches[i]);
     check(writerDB, sqlite3_exec(writerDB, "COMMIT", 0, 0, 0), "COMMIT");
     publishVersions();
     *spent += now() - start;
 }
+
+static void writeBatch(Batch *batch, double *spent) { writeBatches(&batch, 1, spent); }
 
 /// A batch's statements, inside the writer's open transaction.
 static void writeCases(Batch *batch) {
@@ -282,7 +284,8 @@ static void *checkpointer(void *unused) {
     return unused;
 }
 
-/// Two batch buffers handed between the reading thread and the writer.
+/// Batch buffers handed between the reading thread and the writer: two,
+/// or `slots` in the closed loop.
 enum { maxSlots = 16 };
 static Batch buffers[maxSlots];
 static int ready[maxSlots];
@@ -416,23 +419,18 @@ static void runClosedLoop(void) {
         if (waitForFilled(slot) == 2) break;
         // Every batch filled behind this one, up to slots - 1 in all, goes
         // into the same transaction (with the default 2: one at a time).
-        int taken = 1;
+        Batch *taken[maxSlots] = { &buffers[slot] };
+        int count = 1;
         pthread_mutex_lock(&lock);
-        while (taken < slots - 1 && ready[(k + taken) % slots] == 1) taken++;
+        while (count < slots - 1 && ready[(k + count) % slots] == 1) { taken[count] = &buffers[(k + count) % slots]; count++; }
         pthread_mutex_unlock(&lock);
-        double start = now();
-        check(writerDB, sqlite3_exec(writerDB, "BEGIN IMMEDIATE", 0, 0, 0), "BEGIN IMMEDIATE");
-        for (int j = 0; j < taken; j++) writeCases(&buffers[(k + j) % slots]);
-        check(writerDB, sqlite3_exec(writerDB, "COMMIT", 0, 0, 0), "COMMIT");
-        publishVersions();
-        writeSpent += now() - start;
+        writeBatches(taken, count, &writeSpent);
         batchesWritten++;
-        for (int j = 0; j < taken; j++) {
-            Batch *written = &buffers[(k + j) % slots];
-            for (int i = 0; i < written->count; i++) sem_post(&answered[written->clients[i]]);
+        for (int j = 0; j < count; j++) {
+            for (int i = 0; i < taken[j]->count; i++) sem_post(&answered[taken[j]->clients[i]]);
             mark((k + j) % slots, 0);
         }
-        k += taken;
+        k += count;
     }
     for (int i = 0; i < writers; i++) pthread_join(clients[i], NULL);
     pthread_join(preparer, NULL);
