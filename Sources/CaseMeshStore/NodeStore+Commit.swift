@@ -517,7 +517,7 @@ extension NodeStore {
         }
         let dropped = recent.withLock { recent -> [BatchCase] in
             var dropped: [BatchCase] = []
-            for case_ in batch.written { dropped.append(contentsOf: recent.insert(case_)) }
+            for case_ in batch.written { recent.insert(case_, droppingInto: &dropped) }
             return dropped
         }
         // A later batch may have failed meanwhile: its failure stays.

@@ -33,14 +33,14 @@ public struct RecentCases: Sendable {
 
     var count: Int { cases.count }
 
-    /// Holds `written`, and returns the cases it no longer holds because of
-    /// it: the case's own older copy, and the one evicted to make room.
-    /// Freeing a decoded case (thousands of objects) costs more than
-    /// writing it; the store frees these after it has answered the batch.
-    mutating func insert(_ written: BatchCase) -> [BatchCase] {
+    /// Holds `written`, and appends to `dropped` the cases it no longer
+    /// holds because of it: the case's own older copy, and the one evicted
+    /// to make room. Freeing a decoded case (thousands of objects) costs
+    /// more than writing it; the store frees these after it has answered
+    /// the batch.
+    mutating func insert(_ written: BatchCase, droppingInto dropped: inout [BatchCase]) {
         let id = written.state.id
         stamp &+= 1
-        var dropped: [BatchCase] = []
         if let replaced = cases.updateValue(Slot(written: BatchCase(row: written.row, state: written.state, digest: written.digest, columns: nil), stamp: stamp),
                                             forKey: id) {
             dropped.append(replaced.written)
@@ -60,7 +60,6 @@ public struct RecentCases: Sendable {
             order = order.filter { entry in cases[entry.id]?.stamp == entry.stamp }
             head = 0
         }
-        return dropped
     }
 
     private mutating func evictOldest() -> BatchCase? {

@@ -56,9 +56,10 @@ import Testing
 
     @Test func aNewCaseThatOverfillsTheMapEvictsTheOldest() throws {
         var recent = RecentCases(capacity: 16)
-        for row in 1...16 { _ = recent.insert(try Self.written("c\(row)", row: Int64(row))) }
+        var dropped: [BatchCase] = []
+        for row in 1...16 { recent.insert(try Self.written("c\(row)", row: Int64(row)), droppingInto: &dropped) }
         #expect(recent.count == 16)
-        _ = recent.insert(try Self.written("c17", row: 17))
+        recent.insert(try Self.written("c17", row: 17), droppingInto: &dropped)
         #expect(recent.count == 16)
         #expect(recent[try CaseID("c1")] == nil)
         #expect(recent[try CaseID("c2")]?.row == 2)
@@ -67,22 +68,25 @@ import Testing
 
     @Test func aCaseWrittenAgainIsEvictedLast() throws {
         var recent = RecentCases(capacity: 16)
-        for row in 1...16 { _ = recent.insert(try Self.written("c\(row)", row: Int64(row))) }
+        var dropped: [BatchCase] = []
+        for row in 1...16 { recent.insert(try Self.written("c\(row)", row: Int64(row)), droppingInto: &dropped) }
         // c1 written over and over: its older positions are stale, not evicted.
-        for round in 1...1_000 { _ = recent.insert(try Self.written("c1", row: Int64(1_000 + round))) }
-        for row in 17...31 { _ = recent.insert(try Self.written("c\(row)", row: Int64(row))) }
+        for round in 1...1_000 { recent.insert(try Self.written("c1", row: Int64(1_000 + round)), droppingInto: &dropped) }
+        for row in 17...31 { recent.insert(try Self.written("c\(row)", row: Int64(row)), droppingInto: &dropped) }
         #expect(recent.count == 16)
         #expect(recent[try CaseID("c1")]?.row == 2_000)
         for row in 2...16 { #expect(recent[try CaseID("c\(row)")] == nil) }
-        _ = recent.insert(try Self.written("c32", row: 32))
+        recent.insert(try Self.written("c32", row: 32), droppingInto: &dropped)
         #expect(recent[try CaseID("c1")] == nil)
         #expect(recent[try CaseID("c17")]?.row == 17)
     }
 
     @Test func replacingACaseEvictsNothing() throws {
         var recent = RecentCases(capacity: 16)
-        for row in 1...16 { _ = recent.insert(try Self.written("c\(row)", row: Int64(row))) }
-        let dropped = recent.insert(try Self.written("c5", row: 500))
+        var dropped: [BatchCase] = []
+        for row in 1...16 { recent.insert(try Self.written("c\(row)", row: Int64(row)), droppingInto: &dropped) }
+        #expect(dropped.isEmpty)
+        recent.insert(try Self.written("c5", row: 500), droppingInto: &dropped)
         #expect(recent.count == 16)
         #expect(recent[try CaseID("c5")]?.row == 500)
         // Only the case's own older copy is let go.
@@ -93,12 +97,15 @@ import Testing
     /// answering): the evicted case, and a case's older copy.
     @Test func droppedCasesAreHandedBack() throws {
         var recent = RecentCases(capacity: 2)
-        #expect(recent.insert(try Self.written("a", row: 1)).isEmpty)
-        #expect(recent.insert(try Self.written("b", row: 2)).isEmpty)
-        #expect(recent.insert(try Self.written("a", row: 10)).map(\.row) == [1])
-        let evicted = recent.insert(try Self.written("c", row: 3))
-        #expect(evicted.map(\.row) == [2])
-        #expect(evicted.map(\.state.id) == [try CaseID("b")])
+        var dropped: [BatchCase] = []
+        recent.insert(try Self.written("a", row: 1), droppingInto: &dropped)
+        recent.insert(try Self.written("b", row: 2), droppingInto: &dropped)
+        #expect(dropped.isEmpty)
+        recent.insert(try Self.written("a", row: 10), droppingInto: &dropped)
+        #expect(dropped.map(\.row) == [1])
+        recent.insert(try Self.written("c", row: 3), droppingInto: &dropped)
+        #expect(dropped.map(\.row) == [1, 2])
+        #expect(dropped.map(\.state.id) == [try CaseID("a"), try CaseID("b")])
         #expect(recent.count == 2)
     }
 }
