@@ -7,9 +7,15 @@ import GRDB
 /// it; the writer only runs these, in order, in one transaction. So the
 /// next batch can be prepared while this one is written and synced.
 enum BatchWrite: Sendable {
-    /// A new case, with the row id the batch gave it.
+    /// A new case's identity, with the row id the batch gave it.
     case insertCase(CaseRow, rowid: Int64, bucket: Int)
-    case updateCase(CaseRow, rowid: Int64)
+    /// A case's new state, as the version the batch gave it.
+    case caseVersion(CaseRow, caseRow: Int64, version: Int64)
+    /// Cleaning: a live version appended again as `to`, before the range
+    /// holding `from` is deleted.
+    case relocateVersion(from: Int64, to: Int64)
+    /// Cleaning: deletes every version below `below` (none of them live).
+    case dropVersions(below: Int64)
     /// The case's full-text document (title, problem statement); `replacing` when it had one.
     case caseText(rowid: Int64, title: String, problem: String, replacing: Bool)
     /// One note's full-text entry, replacing any it had; `text` nil drops it.
@@ -31,27 +37,33 @@ extension Database {
         for write in writes {
             switch write {
             case let .insertCase(row, rowid, bucket):
-                try runRaw("""
-                    INSERT INTO cases(rowid, id, number, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at, created_at, bucket, slack)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, zeroblob(?))
-                    """) { binder in
-                    binder.bind(1, rowid); binder.bind(2, row.id); binder.bind(3, row.number); binder.bind(4, row.state)
-                    binder.bind(5, row.digest); binder.bind(6, row.title); binder.bind(7, row.status); binder.bind(8, row.severity)
-                    binder.bind(9, row.owning_region); binder.bind(10, row.owner); binder.bind(11, row.sla_due_at)
-                    binder.bind(12, row.updated_at); binder.bind(13, row.created_at); binder.bind(14, Int64(bucket))
-                    binder.bind(15, Int64(CaseRow.reservedBytes))
+                try runRaw("INSERT INTO cases(rowid, id, number, created_at, bucket) VALUES (?, ?, ?, ?, ?)") { binder in
+                    binder.bind(1, rowid); binder.bind(2, row.id); binder.bind(3, row.number); binder.bind(4, row.created_at)
+                    binder.bind(5, Int64(bucket))
                 }
-            case let .updateCase(row, rowid):
-                // id, number and creation time never change; leaving them out
-                // keeps the unique id index untouched. The row's reserve goes.
+            case let .caseVersion(row, caseRow, version):
                 try runRaw("""
-                    UPDATE cases SET state = ?, digest = ?, title = ?, status = ?, severity = ?, owning_region = ?,
-                        owner = ?, sla_due_at = ?, updated_at = ?, slack = NULL WHERE rowid = ?
+                    INSERT INTO case_versions(rowid, case_row, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """) { binder in
-                    binder.bind(1, row.state); binder.bind(2, row.digest); binder.bind(3, row.title); binder.bind(4, row.status)
-                    binder.bind(5, row.severity); binder.bind(6, row.owning_region); binder.bind(7, row.owner)
-                    binder.bind(8, row.sla_due_at); binder.bind(9, row.updated_at); binder.bind(10, rowid)
+                    binder.bind(1, version); binder.bind(2, caseRow); binder.bind(3, row.state); binder.bind(4, row.digest)
+                    binder.bind(5, row.title); binder.bind(6, row.status); binder.bind(7, row.severity); binder.bind(8, row.owning_region)
+                    binder.bind(9, row.owner); binder.bind(10, row.sla_due_at); binder.bind(11, row.updated_at)
                 }
+            case let .relocateVersion(from, to):
+                try runRaw("""
+                    INSERT INTO case_versions(rowid, case_row, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at)
+                    SELECT ?, case_row, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at
+                    FROM case_versions WHERE rowid = ?
+                    """) { binder in
+                    binder.bind(1, to); binder.bind(2, from)
+                }
+                // A live version that is not there: cleaning would lose the case.
+                guard changesCount == 1 else {
+                    throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "case version \(from) is missing; it should hold a case's state")
+                }
+            case let .dropVersions(below):
+                try run("DELETE FROM case_versions WHERE rowid < ?", [below])
             case let .caseText(rowid, title, problem, replacing):
                 if replacing { try run("DELETE FROM case_text WHERE rowid = ?", [rowid]) }
                 try run("INSERT INTO case_text(rowid, title, problem) VALUES (?, ?, ?)", [rowid, title, problem])

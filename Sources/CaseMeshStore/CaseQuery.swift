@@ -81,71 +81,70 @@ extension NodeStore {
 
     private func indexPositions(_ query: CaseQuery, after: QueryIndex.Position?) -> [QueryIndex.Position] {
         queryIndex.withLock { index in
-            // A value no row ever had matches nothing.
-            var filter = QueryIndex.Filter(slaDueBefore: query.slaDueBefore)
-            if let status = query.status {
-                guard let code = index.code(status.rawValue) else { return [] }
-                filter.status = code
-            }
-            if let severity = query.severity {
-                guard let code = index.code(severity.rawValue) else { return [] }
-                filter.severity = code
-            }
-            if let region = query.region {
-                guard let code = index.code(region.rawValue) else { return [] }
-                filter.region = code
-            }
-            if let owner = query.owner {
-                guard let code = index.code(owner) else { return [] }
-                filter.owner = code
-            }
+            guard let filter = Self.filter(query, index: index) else { return [] }
             return index.positions(matching: filter, after: after, limit: query.limit + 1)
         }
     }
 
+    /// The query's filters as the index's codes; nil when a value no case
+    /// has ever had makes it match nothing.
+    private static func filter(_ query: CaseQuery, index: QueryIndex) -> QueryIndex.Filter? {
+        var filter = QueryIndex.Filter(slaDueBefore: query.slaDueBefore)
+        if let status = query.status {
+            guard let code = index.code(status.rawValue) else { return nil }
+            filter.status = code
+        }
+        if let severity = query.severity {
+            guard let code = index.code(severity.rawValue) else { return nil }
+            filter.severity = code
+        }
+        if let region = query.region {
+            guard let code = index.code(region.rawValue) else { return nil }
+            filter.region = code
+        }
+        if let owner = query.owner {
+            guard let code = index.code(owner) else { return nil }
+            filter.owner = code
+        }
+        return filter
+    }
+
     /// Every phrase must occur in the case: in its title or problem
-    /// statement, or in one of its notes.
+    /// statement, or in one of its notes. The full-text index finds the
+    /// cases; the query index filters and orders them (their list columns
+    /// are in no SQL index: see `LiveVersions`).
     private func searchPositions(_ query: CaseQuery, phrases: [String], after: QueryIndex.Position?) throws(StoreError) -> [QueryIndex.Position] {
-        var conditions: [String] = []
-        var arguments = StatementArguments()
-        for phrase in phrases {
-            conditions.append("c.rowid IN (SELECT rowid FROM case_text WHERE case_text MATCH ? UNION "
-                + "SELECT case_row FROM case_notes WHERE rowid IN (SELECT rowid FROM note_text WHERE note_text MATCH ?))")
-            _ = arguments.append(contentsOf: [phrase, phrase])
+        let matching = phrases.map { _ in
+            "c.rowid IN (SELECT rowid FROM case_text WHERE case_text MATCH ? UNION "
+                + "SELECT case_row FROM case_notes WHERE rowid IN (SELECT rowid FROM note_text WHERE note_text MATCH ?))"
         }
-        if let status = query.status { conditions.append("c.status = ?"); _ = arguments.append(contentsOf: [status.rawValue]) }
-        if let severity = query.severity { conditions.append("c.severity = ?"); _ = arguments.append(contentsOf: [severity.rawValue]) }
-        if let region = query.region { conditions.append("c.owning_region = ?"); _ = arguments.append(contentsOf: [region.rawValue]) }
-        if let owner = query.owner { conditions.append("c.owner = ?"); _ = arguments.append(contentsOf: [owner]) }
-        if let due = query.slaDueBefore { conditions.append("c.sla_due_at < ?"); _ = arguments.append(contentsOf: [due]) }
-        if let after {
-            conditions.append("(c.updated_at < ? OR (c.updated_at = ? AND c.rowid < ?))")
-            _ = arguments.append(contentsOf: [after.updatedAt, after.updatedAt, after.rowid])
-        }
-        let sql = """
-            SELECT c.updated_at, c.rowid FROM cases c WHERE \(conditions.joined(separator: " AND "))
-            ORDER BY c.updated_at DESC, c.rowid DESC LIMIT \(query.limit + 1)
-            """
-        let args = arguments
-        return try read { db in
-            try Row.fetchAll(db, sql: sql, arguments: args).map { QueryIndex.Position(updatedAt: $0[0], rowid: $0[1]) }
+        let sql = "SELECT c.rowid FROM cases c WHERE \(matching.joined(separator: " AND "))"
+        let arguments = StatementArguments(phrases.flatMap { [$0, $0] })
+        let rowids = try read { db in try Int64.fetchAll(db, sql: sql, arguments: arguments) }
+        return queryIndex.withLock { index in
+            guard let filter = Self.filter(query, index: index) else { return [] }
+            return index.positions(of: rowids, matching: filter, after: after, limit: query.limit + 1)
         }
     }
 
-    /// The list columns of `rowids`, in that order (rows gone meanwhile are skipped).
+    /// The list columns of `rowids`, in that order (a case with no live
+    /// version, which only a damaged store has, is left out).
     private func summaries(_ rowids: [Int64]) throws(StoreError) -> [CaseSummary] {
         guard !rowids.isEmpty else { return [] }
-        let sql = """
-            SELECT rowid, id, number, title, status, severity, owning_region, owner, sla_due_at, updated_at
-            FROM cases WHERE rowid IN (\(Database.placeholders(rowids.count)))
-            """
-        let rows = try read { db in
+        let rows = try readLive(rowids) { db, versions -> [Int64: CaseSummary]? in
+            let wanted = zip(rowids, versions).compactMap { rowid, version in version.map { (rowid: rowid, version: $0) } }
+            guard !wanted.isEmpty else { return [:] }
+            let sql = """
+                SELECT v.case_row, c.id, c.number, v.title, v.status, v.severity, v.owning_region, v.owner, v.sla_due_at, v.updated_at
+                FROM case_versions v JOIN cases c ON c.rowid = v.case_row WHERE v.rowid IN (\(Database.placeholders(wanted.count)))
+                """
             var byRow: [Int64: CaseSummary] = [:]
-            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(rowids)) {
+            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(wanted.map(\.version))) {
                 byRow[row[0]] = CaseSummary(id: row[1], number: row[2], title: row[3], status: row[4], severity: row[5],
                                             owningRegion: row[6], owner: row[7], slaDueAt: row[8], updatedAt: row[9])
             }
-            return byRow
+            // One not there moved on (see `readLive`).
+            return wanted.allSatisfy { byRow[$0.rowid] != nil } ? byRow : nil
         }
         return rowids.compactMap { rows[$0] }
     }

@@ -54,10 +54,9 @@ final class CaseReader {
         }
     }
 
-    /// The statements `fetchStoredCaseBytes` runs, and the transaction's.
+    /// The statement `fetchCaseVersionBytes` runs, and the transaction's.
     private static let lookups = [
-        "SELECT rowid, state, digest, id FROM cases WHERE rowid = ?",
-        "SELECT rowid, state, digest FROM cases WHERE id = ?",
+        "SELECT case_row, state, digest FROM case_versions WHERE rowid = ?",
         "BEGIN", "COMMIT", "ROLLBACK",
     ]
 

@@ -3,8 +3,9 @@ import CaseMeshDomain
 import Foundation
 import GRDB
 
-/// The `cases` table: the CRDT state as a blob plus the columns queries
-/// filter and sort on, all derived from the state on every write.
+/// A case as written: its identity (the `cases` row: id, number, creation
+/// time) and its version (a `case_versions` row: the CRDT state as a blob
+/// plus the columns lists show and filter on), all derived from the state.
 struct CaseRow: Sendable {
     var id: String
     var number: String
@@ -18,15 +19,6 @@ struct CaseRow: Sendable {
     var sla_due_at: Int64?
     var updated_at: Int64
     var created_at: Int64
-
-    /// Zero bytes a new row carries in its `slack` column and drops at its
-    /// first update. Cases are created in row id order, so SQLite packs
-    /// their pages full; every update then grows its case (a timeline
-    /// event), and a page without room for that splits, which writes two
-    /// more pages and their parent. Dropping the reserve on the first
-    /// update leaves room on the page for the case's (and its
-    /// neighbours') next updates. A fill factor, in effect.
-    static let reservedBytes = 256
 
     /// `encoded` is the state's encoding (any valid one decodes to it).
     init(state: CaseState, encoded: [UInt8], digest: StateDigest, now: Int64) {

@@ -11,11 +11,6 @@ extension Database {
         try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 
-    /// A case's decoded state.
-    func fetchStoredState(_ id: CaseID) throws -> CaseState? {
-        try fetchStoredCaseBytes(id).map { try CaseState(decoding: $0.state) }
-    }
-
     /// `?, ?, …` for an `IN (…)` list of `count` values.
     static func placeholders(_ count: Int) -> String {
         Array(repeating: "?", count: count).joined(separator: ",")

@@ -21,14 +21,6 @@ struct RawRow {
         guard let start = sqlite3_column_blob(statement, column) else { return [] }
         return [UInt8](UnsafeRawBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column))))
     }
-
-    /// Whether the column holds exactly `text`'s UTF-8.
-    func holds(_ column: Int32, text: String) -> Bool {
-        guard let start = sqlite3_column_text(statement, column) else { return false }
-        let stored = UnsafeRawBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column)))
-        var text = text
-        return text.withUTF8 { $0.elementsEqual(stored) }
-    }
 }
 
 /// Binds a statement's parameters (numbered from 1); SQLite copies each value.
@@ -66,21 +58,20 @@ protocol RawRowSource {
 }
 
 extension RawRowSource {
-    /// A case's row id, encoded state and digest: the three columns the
-    /// write path needs, copied straight out of SQLite (the caller decodes
-    /// and checks them). With the case's row id (see `KnownCase`) the row is
-    /// found in the table's B-tree alone, without first descending the id
-    /// index; a row that turns out to hold another case is not trusted, and
-    /// the case is looked up by id instead.
-    func fetchStoredCaseBytes(_ id: CaseID, rowid: Int64? = nil) throws -> (rowid: Int64, state: [UInt8], digest: [UInt8])? {
-        func columns(_ row: RawRow) -> (rowid: Int64, state: [UInt8], digest: [UInt8]) { (row.int64(0), row.bytes(1), row.bytes(2)) }
-        if let rowid,
-           let found = try firstRawRow("SELECT rowid, state, digest, id FROM cases WHERE rowid = ?", argument: .integer(rowid), { row in
-               row.holds(3, text: id.rawValue) ? columns(row) : nil
-           }) ?? nil {
-            return found
+    /// The encoded state and digest of the case stored as `caseRow`, from
+    /// the first of `versions` that is stored and belongs to it (the caller
+    /// decodes and checks them). More than one version is given when the
+    /// caller cannot tell which of them the snapshot holds (see
+    /// `NodeStore.readCases`); none of them there means the case moved on
+    /// after the caller looked its versions up, and it reads again.
+    func fetchCaseVersionBytes(caseRow: Int64, versions: [Int64]) throws -> (state: [UInt8], digest: [UInt8])? {
+        for version in versions {
+            let found = try firstRawRow("SELECT case_row, state, digest FROM case_versions WHERE rowid = ?", argument: .integer(version)) { row in
+                row.int64(0) == caseRow ? (row.bytes(1), row.bytes(2)) : nil
+            } ?? nil
+            if let found { return found }
         }
-        return try firstRawRow("SELECT rowid, state, digest FROM cases WHERE id = ?", argument: .text(id.rawValue), columns)
+        return nil
     }
 }
 

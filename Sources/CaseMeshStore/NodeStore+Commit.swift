@@ -72,6 +72,9 @@ struct PreparedBatch: Sendable {
     var results: [Result<JobOutcome, StoreError>]
     var end: WriterState
     var written: [BatchCase]
+    /// The cases' new live versions (their writes' and cleaning's), for
+    /// readers once the batch is committed.
+    var versions: [VersionChange]
     /// Full-text changes, written after the commit by `SearchIndexer`.
     var search: [BatchWrite]
     var preparing: Duration
@@ -142,6 +145,7 @@ extension NodeStore {
         var cache = BatchCases()
         var writes: [BatchWrite] = []
         var search: [BatchWrite] = []
+        var versions: [VersionChange] = []
         var results: [Result<JobOutcome, StoreError>] = []
         results.reserveCapacity(jobs.count)
         do {
@@ -155,21 +159,21 @@ extension NodeStore {
                     results.append(.failure(.rejected(error)))
                 }
             }
-            writeStaged(state: &state, cache: &cache, writes: &writes, search: &search)
+            writeStaged(state: &state, cache: &cache, writes: &writes, search: &search, versions: &versions)
             finishBatch(state: &state, start: start, writes: &writes)
         } catch {
             state = start
             let reason = Self.classifyWrite(error)
             // One answer per job, like any batch: every caller hears of the failure.
             return PreparedBatch(sequence: sequence, writes: [], results: jobs.map { _ in .failure(.writeFailed(reason: reason)) }, end: start,
-                                 written: [], search: [], preparing: clock.now - began, failure: reason)
+                                 written: [], versions: [], search: [], preparing: clock.now - began, failure: reason)
         }
         // Later batches, prepared before this one is written, must see its cases.
         inflight.withLock { inflight in
             for written in cache.written { inflight[written.state.id] = (sequence, written) }
         }
         return PreparedBatch(sequence: sequence, writes: writes, results: results, end: state, written: cache.written,
-                             search: search, preparing: clock.now - began, failure: nil)
+                             versions: versions, search: search, preparing: clock.now - began, failure: nil)
     }
 
     /// A case as the write path last left it: written by a batch still in
@@ -201,27 +205,67 @@ extension NodeStore {
 
     /// Reads `ids` from the table in one snapshot and decodes them on every
     /// core; each becomes known to the batch as stored, absent or damaged.
+    ///
+    /// Which version to read: the one the batches prepared so far left
+    /// live, which is stored unless the batch that gave it (by cleaning:
+    /// a case changed by a batch in flight is never read here) is not
+    /// committed yet; then the committed one is, since only that batch
+    /// deletes it. The versions are looked up before the snapshot starts,
+    /// so it is at least as new as they are. A case found in neither
+    /// (which those rules exclude) is looked up and read again, and in the
+    /// end counts as damaged rather than absent: its row exists.
     private func readCases(_ ids: [CaseID], into cache: inout BatchCases) throws {
         guard !ids.isEmpty else { return }
         let rowids = knownCases.withLock { known in ids.map { known[CaseBucket.of($0)][$0]?.rowid } }
-        let stored = try caseReader.withLock { reader in
-            try reader.read { db in try zip(ids, rowids).map { id, rowid in try db.fetchStoredCaseBytes(id, rowid: rowid) } }
+        var missing = Array(ids.indices)
+        var stored = [(state: [UInt8], digest: [UInt8])?](repeating: nil, count: ids.count)
+        for _ in 0..<3 where !missing.isEmpty {
+            let rows = missing.compactMap { rowids[$0] }
+            let prepared = versionLog.withLock { log in rows.map { log.live[$0] } }
+            let committed = committedVersions.versions(of: rows)
+            let found = try caseReader.withLock { reader in
+                try reader.read { db in
+                    try rows.indices.map { index in
+                        var candidates: [Int64] = []
+                        if let version = prepared[index] { candidates.append(version) }
+                        if let version = committed[index], version != prepared[index] { candidates.append(version) }
+                        return try db.fetchCaseVersionBytes(caseRow: rows[index], versions: candidates)
+                    }
+                }
+            }
+            var next: [Int] = []
+            var position = 0
+            for index in missing {
+                guard rowids[index] != nil else { continue }
+                if let bytes = found[position] { stored[index] = bytes } else { next.append(index) }
+                position += 1
+            }
+            missing = next
         }
-        let decoded = Parallel.map(stored.count) { index in
-            stored[index].map { found in
+        let read = stored
+        let decoded = Parallel.map(read.count) { index in
+            read[index].map { found in
                 Result { () throws(DamagedCase) -> CaseState in
                     guard found.digest.count == 32 else { throw DamagedCase(reason: "its stored digest has \(found.digest.count) bytes") }
-                    do { return try CaseState(decoding: found.state) } catch { throw DamagedCase(reason: "\(error)") }
+                    let state: CaseState
+                    do { state = try CaseState(decoding: found.state) } catch { throw DamagedCase(reason: "\(error)") }
+                    // Its row id led to another case's state: writing it under this id would mix the two.
+                    guard state.id == ids[index] else { throw DamagedCase(reason: "its row holds case \(state.id)") }
+                    return state
                 }
             }
         }
         for (index, id) in ids.enumerated() {
-            guard let found = stored[index], let state = decoded[index] else {
+            guard let rowid = rowids[index] else {
                 cache.rememberAbsent(id)
                 continue
             }
+            guard let found = stored[index], let state = decoded[index] else {
+                cache.rememberDamaged(id, reason: "no stored version of it could be read")
+                continue
+            }
             switch state {
-            case let .success(state): cache.remember(BatchCase(row: found.rowid, state: state, digest: StateDigest(bytes: found.digest), columns: nil))
+            case let .success(state): cache.remember(BatchCase(row: rowid, state: state, digest: StateDigest(bytes: found.digest), columns: nil))
             case let .failure(damage): cache.rememberDamaged(id, reason: damage.reason)
             }
         }
@@ -367,27 +411,48 @@ extension NodeStore {
     /// from the states alone (the encoding, the digest, the list columns,
     /// the search text) is worked out for all of them at once on every core:
     /// it is most of a write's work.
-    private func writeStaged(state: inout WriterState, cache: inout BatchCases, writes: inout [BatchWrite], search: inout [BatchWrite]) {
+    private func writeStaged(state: inout WriterState, cache: inout BatchCases, writes: inout [BatchWrite], search: inout [BatchWrite],
+                             versions: inout [VersionChange]) {
         let now = Int64(clamping: wallClock.nowMillis())
         let changes = cache.order.compactMap { id in cache.staged[id].map { (new: $0, previous: cache.stored[id]) } }
         let prepared = Parallel.map(changes.count) { index in
             PreparedCase(new: changes[index].new, previous: changes[index].previous?.state, now: now)
         }
-        for (change, prepared) in zip(changes, prepared) {
-            cache.written.append(writeCase(prepared, previous: change.previous, state: &state, writes: &writes, search: &search))
+        versionLog.withLock { log in
+            for (change, prepared) in zip(changes, prepared) {
+                cache.written.append(writeCase(prepared, previous: change.previous, state: &state, log: &log, writes: &writes, search: &search,
+                                               versions: &versions))
+            }
+            clean(&log, caseCount: state.caseCount, writes: &writes, versions: &versions)
         }
     }
 
+    /// Cleans the oldest case versions once there are more than twice as
+    /// many as cases (and a few more, so a small store does not clean on
+    /// every batch). Twice: relocations then cost about a quarter of an
+    /// append per update under random updates, and the table stays within
+    /// about twice the states' size.
+    private func clean(_ log: inout VersionLog, caseCount: Int, writes: inout [BatchWrite], versions: inout [VersionChange]) {
+        guard let cleaning = log.clean(limit: Self.versionLimit(caseCount: caseCount)) else { return }
+        for relocation in cleaning.relocations {
+            writes.append(.relocateVersion(from: relocation.from, to: relocation.to))
+            versions.append(VersionChange(caseRow: relocation.caseRow, version: relocation.to))
+        }
+        writes.append(.dropVersions(below: cleaning.dropBelow))
+    }
+
+    /// How many case versions cleaning keeps at most.
+    static func versionLimit(caseCount: Int) -> Int { 2 * caseCount + 64 }
+
     /// Writes the case row and the node and bucket digests; queues its
     /// search entries' changes (marking them due when there are any).
-    private func writeCase(_ prepared: PreparedCase, previous: BatchCase?, state: inout WriterState,
-                           writes: inout [BatchWrite], search: inout [BatchWrite]) -> BatchCase {
+    private func writeCase(_ prepared: PreparedCase, previous: BatchCase?, state: inout WriterState, log: inout VersionLog,
+                           writes: inout [BatchWrite], search: inout [BatchWrite], versions: inout [VersionChange]) -> BatchCase {
         let row = prepared.row
         let digest = prepared.digest
         let bucket = CaseBucket.of(prepared.new.id)
         let rowid: Int64
         if let previous {
-            writes.append(.updateCase(row, rowid: previous.row))
             rowid = previous.row
         } else {
             state.lastRowID += 1
@@ -395,6 +460,9 @@ extension NodeStore {
             writes.append(.insertCase(row, rowid: rowid, bucket: bucket))
             state.caseCount += 1
         }
+        let version = log.append(rowid)
+        writes.append(.caseVersion(row, caseRow: rowid, version: version))
+        versions.append(VersionChange(caseRow: rowid, version: version))
         let searchChanges = prepared.search.writes(rowid: rowid, isNewCase: previous == nil)
         if !searchChanges.isEmpty {
             writes.append(.searchPending(rowid: rowid))
@@ -491,6 +559,7 @@ extension NodeStore {
                     return .commit
                 }
                 committing = .now - statementsDone
+                committedVersions.apply(batch.versions)
                 if searchIndexer.committed(batch.search) { scheduleSearchWrite() }
             } catch {
                 failure = Self.classifyWrite(error)

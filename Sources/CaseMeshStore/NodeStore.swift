@@ -51,6 +51,12 @@ public final class NodeStore: Sendable {
     let inflight = Mutex<[CaseID: (sequence: UInt64, written: BatchCase)]>([:])
     /// The connection batches read their cases through (see `CaseReader`).
     let caseReader: Mutex<CaseReader>
+    /// Every stored version and each case's live one as the batches
+    /// prepared so far leave them, written or not: used (and changed) only
+    /// by the preparing stage.
+    let versionLog: Mutex<VersionLog>
+    /// Each case's live version as committed: what readers read.
+    let committedVersions: CommittedVersions
 
     /// SQLite's page cache of the writing connection and of each reader (see `open`).
     static let writerCacheKiB = 32_768
@@ -95,6 +101,10 @@ public final class NodeStore: Sendable {
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(durability.pragma)")
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.walPages)")
+                // Cleaning deletes old case versions a range at a time; with
+                // SQLite's secure delete on (as Debian builds it), every page
+                // freed would be written again as zeros.
+                try db.execute(sql: "PRAGMA secure_delete = FAST")
                 // Applied when the writer starts the log over (see `walFileLimitBytes`).
                 try db.execute(sql: "PRAGMA journal_size_limit = \(max(configuration.walFileLimitBytes, 0))")
             }
@@ -128,34 +138,64 @@ public final class NodeStore: Sendable {
         return store
     }
 
-    /// What is kept in memory and derived from the `cases` table.
+    /// What is kept in memory and derived from the case tables.
     private struct DerivedIndexes {
         var query: QueryIndex
         var bucketDigests: [StateDigest]
         var knownCases: [[CaseID: KnownCase]]
+        var versions: VersionLog
     }
 
-    /// Derives, in one scan: the list columns for the query index, the
+    /// Derives, in one scan of the versions (oldest first, so each case's
+    /// newest is the one kept) and one of the cases: the stored versions
+    /// and each case's live one, the list columns for the query index, the
     /// bucket digests and each case's row id and fingerprint.
     private static func loadDerivedIndexes(_ db: Database, path: String) throws -> DerivedIndexes {
-        let rows = try Row.fetchCursor(db, sql: "SELECT rowid, status, severity, owning_region, owner, sla_due_at, updated_at, bucket, digest, id FROM cases")
+        struct Live {
+            var columns: QueryIndex.Columns
+            var digest: StateDigest
+        }
+        let lastRow = try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM cases") ?? 0
+        var live = [Live?](repeating: nil, count: Int(max(lastRow, 0)) + 1)
+        var versions = VersionLog()
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT rowid, case_row, status, severity, owning_region, owner, sla_due_at, updated_at, digest FROM case_versions ORDER BY rowid
+            """)
+        while let row = try rows.next() {
+            let version: Int64 = row[0]
+            let caseRow: Int64 = row[1]
+            guard caseRow >= 1, caseRow <= lastRow else {
+                throw StoreError.corrupt(path: path, reason: "case version \(version) belongs to case row \(caseRow), which does not exist")
+            }
+            guard versions.restore(version: version, caseRow: caseRow) else {
+                throw StoreError.corrupt(path: path, reason: "case versions \(versions.next) to \(version - 1) are missing")
+            }
+            let digest: Data = row[8]
+            guard digest.count == 32 else { throw StoreError.corrupt(path: path, reason: "case version \(version) has a \(digest.count)-byte digest") }
+            live[Int(caseRow)] = Live(columns: QueryIndex.Columns(rowid: caseRow, status: row[2], severity: row[3], region: row[4], owner: row[5],
+                                                                  slaDueAt: row[6], updatedAt: row[7]),
+                                      digest: StateDigest(bytes: [UInt8](digest)))
+        }
         var columns: [QueryIndex.Columns] = []
         var buckets = Array(repeating: StateDigest.zero, count: CaseBucket.count)
         var known = Array(repeating: [CaseID: KnownCase](), count: CaseBucket.count)
-        while let row = try rows.next() {
-            columns.append(QueryIndex.Columns(rowid: row[0], status: row[1], severity: row[2], region: row[3], owner: row[4],
-                                              slaDueAt: row[5], updatedAt: row[6]))
-            let bucket: Int = row[7]
-            let id = try CaseID(row[9] as String)
+        let cases = try Row.fetchCursor(db, sql: "SELECT rowid, id, bucket FROM cases")
+        while let row = try cases.next() {
+            let caseRow: Int64 = row[0]
+            let bucket: Int = row[2]
+            let id = try CaseID(row[1] as String)
             guard (0..<CaseBucket.count).contains(bucket), CaseBucket.of(id) == bucket else {
-                throw StoreError.corrupt(path: path, reason: "case row \(row[0] as Int64) has bucket \(bucket)")
+                throw StoreError.corrupt(path: path, reason: "case row \(caseRow) has bucket \(bucket)")
             }
-            let digest: Data = row[8]
-            guard digest.count == 32 else { throw StoreError.corrupt(path: path, reason: "case row \(row[0] as Int64) has a \(digest.count)-byte digest") }
-            buckets[bucket].toggle(StateDigest(bytes: [UInt8](digest)))
-            known[bucket][id] = KnownCase(rowid: row[0], fingerprint: CaseFingerprint.prefix(digest))
+            guard caseRow >= 1, let found = live[Int(caseRow)] else {
+                throw StoreError.corrupt(path: path, reason: "case \(id) (row \(caseRow)) has no stored state")
+            }
+            live[Int(caseRow)] = nil
+            columns.append(found.columns)
+            buckets[bucket].toggle(found.digest)
+            known[bucket][id] = KnownCase(rowid: caseRow, fingerprint: CaseFingerprint.prefix(found.digest.bytes))
         }
-        return DerivedIndexes(query: QueryIndex(columns), bucketDigests: buckets, knownCases: known)
+        return DerivedIndexes(query: QueryIndex(columns), bucketDigests: buckets, knownCases: known, versions: versions)
     }
 
     private let lock: DirectoryLock
@@ -179,6 +219,8 @@ public final class NodeStore: Sendable {
         recent = Mutex(RecentCases(capacity: configuration.recentCases))
         pipeline = Mutex(CommitPipeline(prepared: state))
         caseReader = Mutex(CaseReader(path: configuration.databasePath))
+        versionLog = Mutex(derived.versions)
+        committedVersions = CommittedVersions(derived.versions.live)
     }
 
     /// A store dropped without `close()` still stops its checkpointer.
@@ -269,8 +311,42 @@ public final class NodeStore: Sendable {
 
     public func caseState(_ id: CaseID) throws(StoreError) -> CaseState? {
         if let cached = recent.withLock({ $0[id] }) { return cached.state }
-        return try read { db in try db.fetchStoredState(id) }
+        guard let rowid = knownCases.withLock({ $0[CaseBucket.of(id)][id]?.rowid }) else { return nil }
+        let bytes: [UInt8]? = try readLive([rowid]) { db, versions -> [UInt8]?? in
+            // Known cases have a live version from their commit on; none would be a store bug, not a case.
+            guard let version = versions[0] else { return .some(nil) }
+            // Not there: it moved on (see `readLive`).
+            guard let found = try db.fetchCaseVersionBytes(caseRow: rowid, versions: [version]) else { return .none }
+            return .some(found.state)
+        }
+        guard let bytes else { return nil }
+        let state: CaseState
+        do {
+            state = try CaseState(decoding: bytes)
+        } catch {
+            throw .corrupt(path: configuration.databasePath, reason: "case \(id) does not decode: \(error)")
+        }
+        guard state.id == id else { throw .corrupt(path: configuration.databasePath, reason: "case \(id)'s row holds case \(state.id)") }
+        return state
     }
+
+    /// Runs `body` in a read transaction with the live versions of
+    /// `caseRows` (nil for a case with none), as often as it takes until
+    /// `body` finds what it looks for: it returns nil when a version it was
+    /// given is no longer stored (cleaning moved it between the lookup and
+    /// the transaction's snapshot; the next lookup has its new place).
+    func readLive<T: Sendable>(_ caseRows: [Int64], _ body: @Sendable (Database, [Int64?]) throws -> T?) throws(StoreError) -> T {
+        for attempt in 0..<Self.liveReadAttempts {
+            let versions = committedVersions.versions(of: caseRows)
+            if let found = try read({ db in try body(db, versions) }) { return found }
+            // The commit that moved it updates the versions right after it; give it a moment.
+            if attempt > 0 { usleep(100) }
+        }
+        throw .readFailed(reason: "cases moved on between every lookup of their versions and the read (\(Self.liveReadAttempts) tries)")
+    }
+
+    /// Far more than a relocation ever needs (one more lookup), but finite.
+    static let liveReadAttempts = 1_000
 
     /// Runs `PRAGMA integrity_check`; returns the problems found (empty when ok).
     public func integrityCheck() throws(StoreError) -> [String] {

@@ -118,6 +118,38 @@ struct QueryIndex: Sendable {
         insert(entry)
     }
 
+    /// Of the cases `rowids` (any order; repeats and unknown ones are
+    /// ignored), up to `limit` matching `filter`, in list order, starting
+    /// after `after`: what a full-text search found, filtered and ordered.
+    func positions(of rowids: [Int64], matching filter: Filter, after: Position?, limit: Int) -> [Position] {
+        var found: [Entry] = []
+        var seen = Set<Int64>()
+        for rowid in rowids where seen.insert(rowid).inserted {
+            guard let entry = entry(rowid), filter.matches(entry) else { continue }
+            if let after, !Entry.precedesInStorage(entry, Self.probe(after)) { continue }
+            found.append(entry)
+        }
+        found.sort { Entry.precedesInStorage($1, $0) }
+        return found.prefix(max(limit, 0)).map { Position(updatedAt: $0.updatedAt, rowid: $0.rowid) }
+    }
+
+    /// The entry of the case `rowid`, if it has one.
+    private func entry(_ rowid: Int64) -> Entry? {
+        guard let updatedAt = updatedAtByRow[rowid] else { return nil }
+        let probe = Self.probe(Position(updatedAt: updatedAt, rowid: rowid))
+        let runIndex = firstRun(notBefore: probe)
+        guard runIndex < runs.count else { return nil }
+        let run = runs[runIndex]
+        let index = Self.lowerBound(run, probe)
+        guard index < run.count, run[index].rowid == rowid, run[index].updatedAt == updatedAt else { return nil }
+        return run[index]
+    }
+
+    /// An entry that sorts where `position` does (its other values do not count).
+    private static func probe(_ position: Position) -> Entry {
+        Entry(updatedAt: position.updatedAt, rowid: position.rowid, slaDueAt: 0, status: 0, severity: 0, region: 0, owner: 0)
+    }
+
     /// Up to `limit` entries matching `filter`, in list order, starting after `after`.
     func positions(matching filter: Filter, after: Position?, limit: Int) -> [Position] {
         var result: [Position] = []
@@ -126,7 +158,7 @@ struct QueryIndex: Sendable {
         var index = runs[runIndex].count - 1
         if let after {
             // The first entry strictly before `after` in list order.
-            let probe = Entry(updatedAt: after.updatedAt, rowid: after.rowid, slaDueAt: 0, status: 0, severity: 0, region: 0, owner: 0)
+            let probe = Self.probe(after)
             runIndex = firstRun(notBefore: probe)
             if runIndex == runs.count {
                 runIndex = runs.count - 1

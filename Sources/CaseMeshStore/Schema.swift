@@ -136,6 +136,41 @@ enum Schema {
         migrator.registerMigration("v6") { db in
             try db.execute(sql: "CREATE TABLE search_pending (case_row INTEGER PRIMARY KEY NOT NULL)")
         }
+        // Updates append a version of the case instead of rewriting its row
+        // in place (see `LiveVersions`): `cases` keeps what never changes,
+        // `case_versions` the states, with no index but the row id. Each
+        // case's present state becomes its first version (same number as
+        // its row).
+        migrator.registerMigration("v7") { db in
+            try db.execute(sql: """
+                CREATE TABLE case_versions (
+                    rowid INTEGER PRIMARY KEY,
+                    case_row INTEGER NOT NULL,
+                    state BLOB NOT NULL,
+                    digest BLOB NOT NULL CHECK (length(digest) = 32),
+                    title TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    owning_region TEXT NOT NULL,
+                    owner TEXT,
+                    sla_due_at INTEGER,
+                    updated_at INTEGER NOT NULL
+                );
+                INSERT INTO case_versions(rowid, case_row, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at)
+                    SELECT rowid, rowid, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at
+                    FROM cases ORDER BY rowid;
+                ALTER TABLE cases DROP COLUMN state;
+                ALTER TABLE cases DROP COLUMN digest;
+                ALTER TABLE cases DROP COLUMN title;
+                ALTER TABLE cases DROP COLUMN status;
+                ALTER TABLE cases DROP COLUMN severity;
+                ALTER TABLE cases DROP COLUMN owning_region;
+                ALTER TABLE cases DROP COLUMN owner;
+                ALTER TABLE cases DROP COLUMN sla_due_at;
+                ALTER TABLE cases DROP COLUMN updated_at;
+                ALTER TABLE cases DROP COLUMN slack;
+                """)
+        }
         return migrator
     }
 }

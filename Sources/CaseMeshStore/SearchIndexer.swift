@@ -72,8 +72,9 @@ final class SearchIndexer: Sendable {
     /// and drops the marks, in one transaction. Must run on the writer
     /// connection, so no commit falls between taking the queue and
     /// dropping the marks. On failure the marks stay and the next write
-    /// rebuilds from them.
-    func write(_ db: Database) throws {
+    /// rebuilds from them. `liveVersion` gives a case row's committed
+    /// state's version (exact on the writer connection).
+    func write(_ db: Database, liveVersion: (Int64) -> Int64?) throws {
         let (changes, recover) = state.withLock { state in
             defer {
                 state.queued = []
@@ -88,7 +89,7 @@ final class SearchIndexer: Sendable {
         do {
             try db.inTransaction {
                 if recover {
-                    try Self.rebuildMarked(db, logger: logger)
+                    try Self.rebuildMarked(db, liveVersion: liveVersion, logger: logger)
                 } else {
                     try db.run(changes)
                 }
@@ -103,10 +104,12 @@ final class SearchIndexer: Sendable {
 
     /// Rewrites the search entries of every marked case from its stored
     /// state: its document, each of its notes, and no note it no longer has.
-    static func rebuildMarked(_ db: Database, logger: Logger) throws {
+    static func rebuildMarked(_ db: Database, liveVersion: (Int64) -> Int64?, logger: Logger) throws {
         let rows = try Int64.fetchAll(db, sql: "SELECT case_row FROM search_pending ORDER BY case_row")
         for row in rows {
-            guard let stored = try Row.fetchOne(db, sql: "SELECT id, state FROM cases WHERE rowid = ?", arguments: [row]) else { continue }
+            guard let version = liveVersion(row),
+                  let stored = try Row.fetchOne(db, sql: "SELECT c.id, v.state FROM case_versions v JOIN cases c ON c.rowid = v.case_row WHERE v.rowid = ? AND v.case_row = ?",
+                                                arguments: [version, row]) else { continue }
             let state: CaseState
             do {
                 state = try stored.withUnsafeData(atIndex: 1) { data in try CaseState(decoding: [UInt8](data ?? Data())) }
@@ -170,7 +173,7 @@ extension NodeStore {
 
     private func writeSearch(_ db: Database) throws {
         do {
-            try searchIndexer.write(db)
+            try searchIndexer.write(db, liveVersion: committedVersions.version(of:))
         } catch {
             logger.warning("updating the search index failed; it is rebuilt from the marked cases next time",
                            metadata: ["node": "\(configuration.replica)", "reason": "\(Self.describe(error))"])

@@ -8,22 +8,28 @@ import Testing
 /// a failed read leaves no transaction open, and a connection that cannot
 /// be opened is reported as SQLite's error and tried again on the next read.
 @Suite struct CaseReaderTests {
-    /// A database with the store's schema and one case row holding `state`.
+    /// A database with the store's schema and one case (row 1) whose
+    /// version 1 holds `state`.
     static func database(_ directory: String, state: [UInt8]) throws -> (DatabasePool, path: String) {
         let path = directory + "/cases.sqlite"
         let pool = try DatabasePool(path: path)
         try Schema.migrator.migrate(pool)
         try pool.write { db in
+            try db.execute(sql: "INSERT INTO cases(rowid, id, number, created_at) VALUES (1, 'case-a', 'EMEA-000001', 0)")
             try db.execute(sql: """
-                INSERT INTO cases(rowid, id, number, state, digest, title, status, severity, owning_region, updated_at, created_at)
-                VALUES (1, 'case-a', 'EMEA-000001', ?, zeroblob(32), 't', 'new', 'sev2', 'EMEA', 0, 0)
+                INSERT INTO case_versions(rowid, case_row, state, digest, title, status, severity, owning_region, updated_at)
+                VALUES (1, 1, ?, zeroblob(32), 't', 'new', 'sev2', 'EMEA', 0)
                 """, arguments: [Data(state)])
         }
         return (pool, path)
     }
 
     static func setState(_ pool: DatabasePool, _ state: [UInt8]) throws {
-        try pool.write { db in try db.execute(sql: "UPDATE cases SET state = ? WHERE id = 'case-a'", arguments: [Data(state)]) }
+        try pool.write { db in try db.execute(sql: "UPDATE case_versions SET state = ? WHERE rowid = 1", arguments: [Data(state)]) }
+    }
+
+    static func stateOfCaseA(_ db: some RawRowSource, versions: [Int64] = [1]) throws -> [UInt8]? {
+        try db.fetchCaseVersionBytes(caseRow: 1, versions: versions)?.state
     }
 
     @Test func lookupsInOneReadSeeOneCommit() async throws {
@@ -31,18 +37,18 @@ import Testing
             let (pool, path) = try Self.database(directory, state: [1])
             let reader = CaseReader(path: path)
             let seen = try reader.read { db in
-                let first = try db.fetchStoredCaseBytes(caseID("case-a"), rowid: 1)?.state
+                let first = try Self.stateOfCaseA(db)
                 // Another connection commits between the two lookups.
                 try Self.setState(pool, [2])
-                let second = try db.fetchStoredCaseBytes(caseID("case-a"))?.state
+                let second = try Self.stateOfCaseA(db)
                 return [first, second]
             }
             #expect(seen == [[1], [1]])
-            #expect(try reader.read { db in try db.fetchStoredCaseBytes(caseID("case-a"), rowid: 1)?.state } == [2])
-            // A row id that holds another case is not trusted: the id decides.
-            let byID = try reader.read { db in try db.fetchStoredCaseBytes(caseID("case-a"), rowid: 7) }
-            #expect(byID?.rowid == 1)
-            #expect(try reader.read { db in try db.fetchStoredCaseBytes(caseID("case-b"), rowid: 1) } == nil)
+            #expect(try reader.read { db in try Self.stateOfCaseA(db) } == [2])
+            // The first version given that is stored is read; one of another case is not.
+            #expect(try reader.read { db in try Self.stateOfCaseA(db, versions: [7, 1]) } == [2])
+            #expect(try reader.read { db in try Self.stateOfCaseA(db, versions: [7]) } == nil)
+            #expect(try reader.read { db in try db.fetchCaseVersionBytes(caseRow: 2, versions: [1]) } == nil)
             reader.close()
             try pool.close()
         }
@@ -57,16 +63,16 @@ import Testing
             let reader = CaseReader(path: path)
             #expect(throws: Stop.self) {
                 try reader.read { db -> Int in
-                    _ = try db.fetchStoredCaseBytes(caseID("case-a"))
+                    _ = try Self.stateOfCaseA(db)
                     throw Stop()
                 }
             }
             try Self.setState(pool, [3])
-            #expect(try reader.read { db in try db.fetchStoredCaseBytes(caseID("case-a"))?.state } == [3])
+            #expect(try reader.read { db in try Self.stateOfCaseA(db) } == [3])
             // Closed, it opens again on the next read.
             reader.close()
             try Self.setState(pool, [4])
-            #expect(try reader.read { db in try db.fetchStoredCaseBytes(caseID("case-a"))?.state } == [4])
+            #expect(try reader.read { db in try Self.stateOfCaseA(db) } == [4])
             reader.close()
             try pool.close()
         }
@@ -82,7 +88,7 @@ import Testing
             // Not a database.
             try Data(repeating: 0x41, count: 8_192).write(to: URL(fileURLWithPath: path))
             let garbage = #expect(throws: DatabaseError.self) {
-                try reader.read { db in try db.fetchStoredCaseBytes(caseID("case-a")) }
+                try reader.read { db in try Self.stateOfCaseA(db) }
             }
             #expect(garbage?.resultCode.primaryResultCode == .SQLITE_NOTADB)
             // The store reports it as a damaged database.
@@ -93,7 +99,7 @@ import Testing
             // Once the file is a database, the same reader reads it.
             try FileManager.default.removeItem(atPath: path)
             let (pool, _) = try Self.database(directory, state: [5])
-            #expect(try reader.read { db in try db.fetchStoredCaseBytes(caseID("case-a"))?.state } == [5])
+            #expect(try reader.read { db in try Self.stateOfCaseA(db) } == [5])
             reader.close()
             try pool.close()
         }

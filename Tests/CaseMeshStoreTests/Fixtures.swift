@@ -4,6 +4,7 @@
 // log, the digest) so a test can compare "before" and "after" in full.
 
 import Foundation
+import GRDB
 import Logging
 import Synchronization
 import Testing
@@ -232,4 +233,29 @@ func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output:
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+// MARK: - Older schemas
+
+/// Puts a store's case tables back the way they were before case versions
+/// (migration v7): each case's state and list columns in its `cases` row,
+/// from its live version. Reopening the store runs v7 again.
+func revertToCasesWithStates(_ db: Database) throws {
+    try db.execute(sql: """
+        ALTER TABLE cases ADD COLUMN state BLOB;
+        ALTER TABLE cases ADD COLUMN digest BLOB;
+        ALTER TABLE cases ADD COLUMN title TEXT;
+        ALTER TABLE cases ADD COLUMN status TEXT;
+        ALTER TABLE cases ADD COLUMN severity TEXT;
+        ALTER TABLE cases ADD COLUMN owning_region TEXT;
+        ALTER TABLE cases ADD COLUMN owner TEXT;
+        ALTER TABLE cases ADD COLUMN sla_due_at INTEGER;
+        ALTER TABLE cases ADD COLUMN updated_at INTEGER;
+        ALTER TABLE cases ADD COLUMN slack BLOB;
+        UPDATE cases SET (state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at) =
+            (SELECT state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at
+             FROM case_versions v WHERE v.case_row = cases.rowid ORDER BY v.rowid DESC LIMIT 1);
+        DROP TABLE case_versions;
+        DELETE FROM grdb_migrations WHERE identifier = 'v7';
+        """)
 }

@@ -35,8 +35,9 @@ import Testing
         }
     }
 
-    /// A row id pointing at another case's row: the case is read by its id
-    /// instead, and the update lands on the right case only.
+    /// A row id pointing at another case's row: the case's writes and
+    /// reads fail as damaged instead of mixing the two cases, and the other
+    /// case is left as it was.
     @Test func aRowIDHoldingAnotherCaseIsNotTrusted() async throws {
         try await withTemporaryDirectory { dir in
             let clock = ManualClock(step: 1)
@@ -51,11 +52,15 @@ import Testing
             let (a, b) = (try CaseID("a"), try CaseID("b"))
             let rowOfB = try #require(try Self.rowid(store, "b"))
             store.knownCases.withLock { $0[CaseBucket.of(a)][a]?.rowid = rowOfB }
-            _ = try await store.execute(addNote("n1", "only on A"), on: a, actor: actor)
-            let stateA = try #require(try store.caseState(a))
+            let failure = await storeError { try await store.execute(addNote("n1", "only on A"), on: a, actor: actor) }
+            guard case let .corrupt(_, reason)? = failure else {
+                Issue.record("expected .corrupt, got \(String(describing: failure))")
+                return
+            }
+            #expect(reason.contains("holds case b"), "reason: \(reason)")
+            #expect(throws: StoreError.self) { try store.caseState(a) }
             let stateB = try #require(try store.caseState(b))
-            #expect(stateA.title == "Case A")
-            #expect(stateA.notes.count == 1)
+            #expect(stateB.title == "Case B")
             #expect(stateB.notes.isEmpty)
             #expect(store.writeFailure == nil)
             await store.close()

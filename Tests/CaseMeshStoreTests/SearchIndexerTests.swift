@@ -137,7 +137,7 @@ import Testing
                 return nil
             })
             try db.execute(sql: "CREATE TEMP TRIGGER observe AFTER DELETE ON search_pending BEGIN SELECT observe_indexer(); END")
-            try indexer.write(db)
+            try indexer.write(db, liveVersion: { _ in nil })
         }
         #expect(seen.withLock { $0 } == [true])
         #expect(!indexer.hasWork)

@@ -97,6 +97,7 @@ import Testing
             // Back to the v4 shape: one document per case, notes joined.
             let queue = try DatabaseQueue(path: configuration(dir).databasePath)
             try await queue.write { db in
+                try revertToCasesWithStates(db)
                 try db.execute(sql: """
                     CREATE VIRTUAL TABLE case_search USING fts5(title, problem, notes, tokenize = 'unicode61');
                     INSERT INTO case_search(rowid, title, problem, notes)

@@ -248,21 +248,26 @@ import CaseMeshDomain
         }
     }
 
-    /// A new case row carries its reserve of zero bytes until its first
-    /// update drops it, leaving room on the page for the row to grow.
-    @Test func newRowsReserveRoomUntilTheirFirstUpdate() async throws {
+    /// An update appends a version of the case (the next row id) and
+    /// leaves its `cases` row as it was; the newest version is the one served.
+    @Test func anUpdateAppendsAVersion() async throws {
         try await withTemporaryDirectory { dir in
             let store = try openStore(dir, clock: ManualClock(step: 1))
-            let id = try await store.create(draft(title: "Roomy case"), actor: actor).state.id
-            let reserve: @Sendable (NodeStore) throws -> Int? = { store in
-                try store.read { db in try Int.fetchOne(db, sql: "SELECT length(slack) FROM cases WHERE id = ?", arguments: [id.rawValue]) }
+            let id = try await store.create(draft(title: "Versioned case"), actor: actor).state.id
+            let versions: @Sendable (NodeStore) throws -> [Int64] = { store in
+                try store.read { db in
+                    try Int64.fetchAll(db, sql: "SELECT v.rowid FROM case_versions v JOIN cases c ON c.rowid = v.case_row WHERE c.id = ? ORDER BY v.rowid",
+                                       arguments: [id.rawValue])
+                }
             }
-            #expect(try reserve(store) == CaseRow.reservedBytes)
+            #expect(try versions(store) == [1])
             let updated = try await store.execute(.setFields([.owner: .text("Bo")]), on: id, actor: actor)
-            #expect(try reserve(store) == nil)
+            #expect(try versions(store) == [1, 2])
+            #expect(try store.caseState(id) == updated.state)
             await store.close()
             let reopened = try openStore(dir, clock: ManualClock(step: 1))
             #expect(try reopened.caseState(id) == updated.state)
+            #expect(try allSummaries(reopened).map(\.owner) == ["Bo"])
             #expect(try reopened.integrityCheck().isEmpty)
             await reopened.close()
         }
