@@ -146,56 +146,69 @@ public final class NodeStore: Sendable {
         var versions: VersionLog
     }
 
-    /// Derives, in one scan of the versions (oldest first, so each case's
-    /// newest is the one kept) and one of the cases: the stored versions
-    /// and each case's live one, the list columns for the query index, the
-    /// bucket digests and each case's row id and fingerprint.
+    /// Derives, in one scan of the cases and one of the versions: the
+    /// stored versions and each case's live one, the list columns for the
+    /// query index, the bucket digests and each case's row id and
+    /// fingerprint. The versions are scanned newest first, so the first
+    /// one met of each case is its live one and only those are decoded.
     private static func loadDerivedIndexes(_ db: Database, path: String) throws -> DerivedIndexes {
-        struct Live {
-            var columns: QueryIndex.Columns
-            var digest: StateDigest
-        }
         let lastRow = try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM cases") ?? 0
-        var live = [Live?](repeating: nil, count: Int(max(lastRow, 0)) + 1)
-        var versions = VersionLog()
-        let rows = try Row.fetchCursor(db, sql: """
-            SELECT rowid, case_row, status, severity, owning_region, owner, sla_due_at, updated_at, digest FROM case_versions ORDER BY rowid
-            """)
-        while let row = try rows.next() {
-            let version: Int64 = row[0]
-            let caseRow: Int64 = row[1]
-            guard caseRow >= 1, caseRow <= lastRow else {
-                throw StoreError.corrupt(path: path, reason: "case version \(version) belongs to case row \(caseRow), which does not exist")
-            }
-            guard versions.restore(version: version, caseRow: caseRow) else {
-                throw StoreError.corrupt(path: path, reason: "case versions \(versions.next) to \(version - 1) are missing")
-            }
-            let digest: Data = row[8]
-            guard digest.count == 32 else { throw StoreError.corrupt(path: path, reason: "case version \(version) has a \(digest.count)-byte digest") }
-            live[Int(caseRow)] = Live(columns: QueryIndex.Columns(rowid: caseRow, status: row[2], severity: row[3], region: row[4], owner: row[5],
-                                                                  slaDueAt: row[6], updatedAt: row[7]),
-                                      digest: StateDigest(bytes: [UInt8](digest)))
-        }
-        var columns: [QueryIndex.Columns] = []
-        var buckets = Array(repeating: StateDigest.zero, count: CaseBucket.count)
-        var known = Array(repeating: [CaseID: KnownCase](), count: CaseBucket.count)
+        var ids = [CaseID?](repeating: nil, count: Int(max(lastRow, 0)) + 1)
+        var perBucket = [Int](repeating: 0, count: CaseBucket.count)
         let cases = try Row.fetchCursor(db, sql: "SELECT rowid, id, bucket FROM cases")
         while let row = try cases.next() {
             let caseRow: Int64 = row[0]
             let bucket: Int = row[2]
             let id = try CaseID(row[1] as String)
-            guard (0..<CaseBucket.count).contains(bucket), CaseBucket.of(id) == bucket else {
+            guard caseRow >= 1, (0..<CaseBucket.count).contains(bucket), CaseBucket.of(id) == bucket else {
                 throw StoreError.corrupt(path: path, reason: "case row \(caseRow) has bucket \(bucket)")
             }
-            guard caseRow >= 1, let found = live[Int(caseRow)] else {
-                throw StoreError.corrupt(path: path, reason: "case \(id) (row \(caseRow)) has no stored state")
-            }
-            live[Int(caseRow)] = nil
-            columns.append(found.columns)
-            buckets[bucket].toggle(found.digest)
-            known[bucket][id] = KnownCase(rowid: caseRow, fingerprint: CaseFingerprint.prefix(found.digest.bytes))
+            ids[Int(caseRow)] = id
+            perBucket[bucket] += 1
         }
-        return DerivedIndexes(query: QueryIndex(columns), bucketDigests: buckets, knownCases: known, versions: versions)
+
+        let range = try Row.fetchOne(db, sql: "SELECT min(rowid), max(rowid) FROM case_versions")
+        let oldest: Int64 = range?[0] ?? 1
+        let newest: Int64 = range?[1] ?? 0
+        var owners = [Int64](repeating: 0, count: Int(max(newest - oldest + 1, 0)))
+        var columns: [QueryIndex.Columns] = []
+        var buckets = Array(repeating: StateDigest.zero, count: CaseBucket.count)
+        // Sized up front: growing a million entries' maps rehashes them again and again.
+        var known = perBucket.map { [CaseID: KnownCase](minimumCapacity: $0) }
+        var expected = newest
+        var seen = [Bool](repeating: false, count: ids.count)
+        let versions = try Row.fetchCursor(db, sql: """
+            SELECT rowid, case_row, status, severity, owning_region, owner, sla_due_at, updated_at, digest FROM case_versions ORDER BY rowid DESC
+            """)
+        while let row = try versions.next() {
+            let version: Int64 = row[0]
+            let caseRow: Int64 = row[1]
+            guard version == expected else { throw StoreError.corrupt(path: path, reason: "case versions \(version + 1) to \(expected) are missing") }
+            expected -= 1
+            guard caseRow >= 1, caseRow <= lastRow, let id = ids[Int(caseRow)] else {
+                throw StoreError.corrupt(path: path, reason: "case version \(version) belongs to case row \(caseRow), which does not exist")
+            }
+            owners[Int(version - oldest)] = caseRow
+            // An older version of a case already met.
+            guard !seen[Int(caseRow)] else { continue }
+            seen[Int(caseRow)] = true
+            let bucket = CaseBucket.of(id)
+            let digest = try row.withUnsafeData(atIndex: 8) { data -> StateDigest in
+                guard let data, data.count == 32 else {
+                    throw StoreError.corrupt(path: path, reason: "case version \(version) has a \(data?.count ?? 0)-byte digest")
+                }
+                return StateDigest(bytes: [UInt8](data))
+            }
+            columns.append(QueryIndex.Columns(rowid: caseRow, status: row[2], severity: row[3], region: row[4], owner: row[5],
+                                              slaDueAt: row[6], updatedAt: row[7]))
+            buckets[bucket].toggle(digest)
+            known[bucket][id] = KnownCase(rowid: caseRow, fingerprint: CaseFingerprint.prefix(digest.bytes))
+        }
+        if let missing = ids.indices.first(where: { ids[$0] != nil && !seen[$0] }) {
+            throw StoreError.corrupt(path: path, reason: "case \(ids[missing]!) (row \(missing)) has no stored state")
+        }
+        return DerivedIndexes(query: QueryIndex(columns), bucketDigests: buckets, knownCases: known,
+                              versions: VersionLog(oldest: oldest, owners: owners))
     }
 
     private let lock: DirectoryLock

@@ -41,16 +41,12 @@ struct VersionLog: Sendable {
     /// How many versions are stored.
     var count: Int { owners.count - head }
 
-    /// Adds a version that is already stored (the store's opening scan
-    /// hands them over oldest first). Its case's live version becomes it.
-    /// Versions must be contiguous: gaps mean the table was changed from
-    /// outside, and the caller reports that.
-    mutating func restore(version: Int64, caseRow: Int64) -> Bool {
-        if count == 0 { oldest = version }
-        guard version == next else { return false }
-        owners.append(caseRow)
-        live.set(caseRow, version)
-        return true
+    /// The versions already stored: `owners[i]` is the case row of
+    /// version `oldest + i`. Each case's live version is its newest.
+    init(oldest: Int64, owners: [Int64]) {
+        self.oldest = oldest
+        self.owners = owners
+        for (index, caseRow) in owners.enumerated() { live.set(caseRow, oldest + Int64(index)) }
     }
 
     /// Gives the case's new state the next version, which becomes its live one.

@@ -68,12 +68,12 @@ import Testing
         }
     }
 
-    @Test func restoringRefusesAGap() {
-        var log = VersionLog()
-        let restored = [log.restore(version: 10, caseRow: 1), log.restore(version: 11, caseRow: 2), log.restore(version: 13, caseRow: 1)]
-        #expect(restored == [true, true, false])
-        #expect(log.oldest == 10 && log.next == 12)
-        #expect(log.append(1) == 12)
+    @Test func restoredVersionsMakeTheNewestLive() {
+        var log = VersionLog(oldest: 10, owners: [1, 2, 1, 3])
+        #expect(log.live[1] == 12 && log.live[2] == 11 && log.live[3] == 13)
+        #expect(log.oldest == 10 && log.next == 14)
+        #expect(log.append(2) == 14)
+        #expect(log.clean(limit: 3) == VersionLog.Cleaning(relocations: [], dropBelow: 12), "10 and 11 are dead")
     }
 
     // MARK: - The store
