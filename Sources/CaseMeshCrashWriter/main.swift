@@ -7,6 +7,10 @@
 // Output lines (each written with one write(2) after the store acknowledged):
 //   case <caseId>
 //   note <caseId> <noteId>
+//
+// Each case gets a note right after it is created, and the case created
+// half as long ago gets one too, so cases are written again long after
+// their creation (the store then cleans old case versions as it goes).
 
 import CaseMeshCRDT
 import CaseMeshDomain
@@ -60,6 +64,15 @@ await withTaskGroup(of: Void.self) { group in
                     let noteID = try! NoteID("n-\(sequence)")
                     _ = try await store.execute(.addNote(id: noteID, text: "note \(sequence)", visibility: .internal), on: caseID, actor: "crash-writer")
                     out.write(Data("note \(caseID) \(noteID)\n".utf8))
+                    // A note on an older case too: with three versions per
+                    // case the store cleans old versions (relocating live
+                    // ones) while it is killed.
+                    if sequence > 1 {
+                        let older = try! CaseID("c-\(run)-\(writer)-\(sequence / 2)")
+                        let laterNote = try! NoteID("m-\(sequence)")
+                        _ = try await store.execute(.addNote(id: laterNote, text: "later note \(sequence)", visibility: .internal), on: older, actor: "crash-writer")
+                        out.write(Data("note \(older) \(laterNote)\n".utf8))
+                    }
                 } catch {
                     fail("write failed: \(error)")
                 }

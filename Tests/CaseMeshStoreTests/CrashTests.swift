@@ -33,6 +33,7 @@ private let crashWriter = binDirectory.appendingPathComponent("casemesh-crash-wr
 
         var ackedCases: Set<String> = []
         var ackedNotes: [(caseID: String, noteID: String)] = []
+        var oldestVersion: Int64 = 0
         for round in 1...kills {
             let output = directory.appendingPathComponent("acks-\(round).txt")
             try #require(FileManager.default.createFile(atPath: output.path, contents: nil))
@@ -81,8 +82,11 @@ private let crashWriter = binDirectory.appendingPathComponent("casemesh-crash-wr
             #expect(check.integrity.isEmpty, "round \(round) (seed \(seed)): integrity check failed: \(check.integrity.prefix(5))")
             #expect(check.missing.isEmpty, "round \(round) (seed \(seed)): \(check.missing.count) acknowledged writes lost, e.g. \(check.missing.prefix(5))")
             #expect(check.digestMatches, "round \(round) (seed \(seed)): stored digest differs from the cases")
+            oldestVersion = try store.read { db in try Int64.fetchOne(db, sql: "SELECT min(rowid) FROM case_versions") } ?? 0
             await store.close()
         }
+        // The writer notes older cases too, so old versions were cleaned (and live ones relocated) while it was being killed.
+        #expect(oldestVersion > 1, "seed \(seed): no case version was ever cleaned")
         #expect(ackedCases.count > kills, "seed \(seed): the writer acknowledged only \(ackedCases.count) cases in \(kills) rounds")
         print("crash test: \(kills) kills, \(ackedCases.count) acknowledged cases and \(ackedNotes.count) notes all present (seed \(seed))")
     }
