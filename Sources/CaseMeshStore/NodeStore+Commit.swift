@@ -586,6 +586,7 @@ extension NodeStore {
         }
         let dropped = recent.withLock { recent -> [BatchCase] in
             var dropped: [BatchCase] = []
+            dropped.reserveCapacity(2 * batch.written.count)  // at most its older copy and an evicted case per case
             for case_ in batch.written { recent.insert(case_, droppingInto: &dropped) }
             return dropped
         }

@@ -108,14 +108,18 @@ struct QueryIndex: Sendable {
 
     /// Inserts or moves the entry of `columns.rowid`.
     mutating func upsert(_ columns: Columns) {
-        // The new entry's values are counted before the old one's are let
-        // go, so a value both hold keeps its code.
-        let entry = makeEntry(columns)
-        if let previous = updatedAtByRow.updateValue(entry.updatedAt, forKey: entry.rowid),
-           let removed = remove(Position(updatedAt: previous, rowid: entry.rowid)) {
-            release(removed)
+        if let previous = updatedAtByRow.updateValue(columns.updatedAt, forKey: columns.rowid),
+           let removed = remove(Position(updatedAt: previous, rowid: columns.rowid)) {
+            // Most updates leave these columns as they were: a value the old
+            // entry holds too keeps its code and its count, with no lookup.
+            insert(Entry(updatedAt: columns.updatedAt, rowid: columns.rowid, slaDueAt: columns.slaDueAt ?? Entry.noDeadline,
+                         status: codes.replace(removed.status, with: columns.status),
+                         severity: codes.replace(removed.severity, with: columns.severity),
+                         region: codes.replace(removed.region, with: columns.region),
+                         owner: codes.replace(removed.owner, with: columns.owner)))
+        } else {
+            insert(makeEntry(columns))
         }
-        insert(entry)
     }
 
     /// Of the cases `rowids` (any order; repeats and unknown ones are
@@ -189,11 +193,6 @@ struct QueryIndex: Sendable {
         Entry(updatedAt: columns.updatedAt, rowid: columns.rowid, slaDueAt: columns.slaDueAt ?? Entry.noDeadline,
               status: codes.use(columns.status), severity: codes.use(columns.severity), region: codes.use(columns.region),
               owner: columns.owner.map { codes.use($0) } ?? 0)
-    }
-
-    private mutating func release(_ entry: Entry) {
-        codes.release(entry.status); codes.release(entry.severity); codes.release(entry.region)
-        if entry.owner != 0 { codes.release(entry.owner) }
     }
 
     /// The index of the first run whose last entry is not before `entry`
@@ -331,6 +330,18 @@ extension QueryIndex {
                 uses.append(1)
             }
             byValue[value] = code
+            return code
+        }
+
+        /// The code of `value` for an entry that held `old` (0: no value)
+        /// and now holds `value` (nil: none): `old` itself when the value
+        /// is the same, with no lookup and no change to the counts.
+        mutating func replace(_ old: UInt32, with value: String?) -> UInt32 {
+            let slot = Int(old)
+            if let value, slot > 0, slot < values.count, uses[slot] > 0, values[slot] == value { return old }
+            // The new value is counted before the old one is let go, so a value both hold keeps its code.
+            let code = value.map { use($0) } ?? 0
+            if old != 0 { release(old) }
             return code
         }
 
