@@ -130,21 +130,9 @@ extension NodeStore {
     /// The list columns of `rowids`, in that order (a case with no live
     /// version, which only a damaged store has, is left out).
     private func summaries(_ rowids: [Int64]) throws(StoreError) -> [CaseSummary] {
-        guard !rowids.isEmpty else { return [] }
-        let rows = try readLive(rowids) { db, versions -> [Int64: CaseSummary]? in
-            let wanted = zip(rowids, versions).compactMap { rowid, version in version.map { (rowid: rowid, version: $0) } }
-            guard !wanted.isEmpty else { return [:] }
-            let sql = """
-                SELECT v.case_row, c.id, c.number, v.title, v.status, v.severity, v.owning_region, v.owner, v.sla_due_at, v.updated_at
-                FROM case_versions v JOIN cases c ON c.rowid = v.case_row WHERE v.rowid IN (\(Database.placeholders(wanted.count)))
-                """
-            var byRow: [Int64: CaseSummary] = [:]
-            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(wanted.map(\.version))) {
-                byRow[row[0]] = CaseSummary(id: row[1], number: row[2], title: row[3], status: row[4], severity: row[5],
-                                            owningRegion: row[6], owner: row[7], slaDueAt: row[8], updatedAt: row[9])
-            }
-            // One not there moved on (see `readLive`).
-            return wanted.allSatisfy { byRow[$0.rowid] != nil } ? byRow : nil
+        let rows = try readLiveRows(rowids, columns: "c.id, c.number, v.title, v.status, v.severity, v.owning_region, v.owner, v.sla_due_at, v.updated_at") { row in
+            CaseSummary(id: row[1], number: row[2], title: row[3], status: row[4], severity: row[5],
+                        owningRegion: row[6], owner: row[7], slaDueAt: row[8], updatedAt: row[9])
         }
         return rowids.compactMap { rows[$0] }
     }

@@ -35,7 +35,6 @@ struct LiveVersions: Sendable {
     }
 }
 
-
 /// The live versions of committed cases, shared by everything that reads
 /// states. Changed on the writer's queue right after each commit, so what
 /// runs there (the search indexer) sees exactly what is committed; a
@@ -56,9 +55,6 @@ final class CommittedVersions: Sendable {
         guard !changes.isEmpty else { return }
         live.withLock { live in for change in changes { live.set(change.caseRow, change.version) } }
     }
-
-    /// Replaces every live version (when the store opens).
-    func replace(with new: LiveVersions) { live.withLock { $0 = new } }
 }
 
 /// A case's new live version, given by a batch.

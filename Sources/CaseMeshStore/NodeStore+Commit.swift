@@ -217,10 +217,11 @@ extension NodeStore {
     private func readCases(_ ids: [CaseID], into cache: inout BatchCases) throws {
         guard !ids.isEmpty else { return }
         let rowids = knownCases.withLock { known in ids.map { known[CaseBucket.of($0)][$0]?.rowid } }
-        var missing = Array(ids.indices)
+        // The ones not stored (no row id) are absent; the rest are read until found.
+        var missing = ids.indices.filter { rowids[$0] != nil }
         var stored = [(state: [UInt8], digest: [UInt8])?](repeating: nil, count: ids.count)
         for _ in 0..<3 where !missing.isEmpty {
-            let rows = missing.compactMap { rowids[$0] }
+            let rows = missing.map { rowids[$0]! }
             let prepared = versionLog.withLock { log in rows.map { log.live[$0] } }
             let committed = committedVersions.versions(of: rows)
             let found = try caseReader.withLock { reader in
@@ -233,14 +234,8 @@ extension NodeStore {
                     }
                 }
             }
-            var next: [Int] = []
-            var position = 0
-            for index in missing {
-                guard rowids[index] != nil else { continue }
-                if let bytes = found[position] { stored[index] = bytes } else { next.append(index) }
-                position += 1
-            }
-            missing = next
+            for (index, bytes) in zip(missing, found) { stored[index] = bytes }
+            missing = missing.filter { stored[$0] == nil }
         }
         let read = stored
         let decoded = Parallel.map(read.count) { index in

@@ -46,19 +46,10 @@ extension NodeStore: ReplicaLog {
         let stored = knownCases.withLock { known in
             Set(ids).compactMap { id in known[CaseBucket.of(id)][id].map { (id: id, rowid: $0.rowid) } }
         }.sorted { $0.id.rawValue.utf8.lexicographicallyPrecedes($1.id.rawValue.utf8) }
-        guard !stored.isEmpty else { return [] }
-        let rowids = stored.map(\.rowid)
-        return try readLive(rowids) { db, versions -> [[UInt8]]? in
-            let wanted = zip(rowids, versions).compactMap { rowid, version in version.map { (rowid: rowid, version: $0) } }
-            guard !wanted.isEmpty else { return [] }
-            var states: [Int64: [UInt8]] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT case_row, state FROM case_versions WHERE rowid IN (\(Database.placeholders(wanted.count)))",
-                                           arguments: StatementArguments(wanted.map(\.version)))
-            while let row = try rows.next() { states[row[0]] = try row.withUnsafeData(atIndex: 1) { [UInt8]($0 ?? Data()) } }
-            // One not there moved on (see `readLive`).
-            guard wanted.allSatisfy({ states[$0.rowid] != nil }) else { return nil }
-            return wanted.map { states[$0.rowid]! }
+        let states = try readLiveRows(stored.map(\.rowid), columns: "v.state") { row in
+            try row.withUnsafeData(atIndex: 1) { [UInt8]($0 ?? Data()) }
         }
+        return stored.compactMap { states[$0.rowid] }
     }
 }
 

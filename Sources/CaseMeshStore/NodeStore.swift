@@ -358,6 +358,28 @@ public final class NodeStore: Sendable {
         throw .readFailed(reason: "cases moved on between every lookup of their versions and the read (\(Self.liveReadAttempts) tries)")
     }
 
+    /// Each of `caseRows` that has a live version, as `decode` reads its row
+    /// of `SELECT v.case_row, <columns> FROM case_versions v JOIN cases c`
+    /// (so `columns` start at index 1), by case row; read again as
+    /// `readLive` does while one of them moved on.
+    func readLiveRows<T: Sendable>(_ caseRows: [Int64], columns: String,
+                                   _ decode: @escaping @Sendable (Row) throws -> T) throws(StoreError) -> [Int64: T] {
+        guard !caseRows.isEmpty else { return [:] }
+        return try readLive(caseRows) { db, versions -> [Int64: T]? in
+            let wanted = zip(caseRows, versions).compactMap { caseRow, version in version.map { (caseRow: caseRow, version: $0) } }
+            guard !wanted.isEmpty else { return [:] }
+            let sql = """
+                SELECT v.case_row, \(columns) FROM case_versions v JOIN cases c ON c.rowid = v.case_row
+                WHERE v.rowid IN (\(Database.placeholders(wanted.count)))
+                """
+            var byRow: [Int64: T] = [:]
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(wanted.map(\.version)))
+            while let row = try rows.next() { byRow[row[0]] = try decode(row) }
+            // One not there moved on.
+            return wanted.allSatisfy { byRow[$0.caseRow] != nil } ? byRow : nil
+        }
+    }
+
     /// Far more than a relocation ever needs (one more lookup), but finite.
     static let liveReadAttempts = 1_000
 
