@@ -12,6 +12,9 @@
 // 4. queries: filtered list queries (limit 50) with random filters; p50/p99;
 // 5. resident memory of this process (VmRSS, VmHWM) after all of the above.
 //
+// The header line names the allocator the process runs on (jemalloc, which
+// the store's programs link, unless the build left it out).
+//
 // Between 3 and 4 it also times the domain's share of an update (decode,
 // command, encode and digest) on one thread over 5,000 stored cases; with
 // --history N, each of those cases first takes N more single-field updates
@@ -314,7 +317,10 @@ await store.close()
 
 func ms(_ s: Double) -> String { String(format: "%.2f ms", s * 1000) }
 func mib(_ bytes: Int) -> String { String(format: "%.0f MiB", Double(bytes) / 1_048_576) }
-print("CaseMesh store (release), \(loadedCases) cases, \(ProcessInfo.processInfo.activeProcessorCount) cores, workload seed \(workloadSeed)")
+/// Which malloc the process runs on: the store's programs link jemalloc
+/// (Package.swift), which exports `mallctl`; glibc's malloc does not.
+let allocator = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallctl") != nil ? "jemalloc" : "glibc malloc"
+print("CaseMesh store (release), \(loadedCases) cases, \(ProcessInfo.processInfo.activeProcessorCount) cores, \(allocator), workload seed \(workloadSeed)")
 print("  durable updates (synchronous FULL, \(writerCount) writers): \(Int(Double(updateCount) / updateSeconds)) updates/s")
 print("    commit latency p50 \(ms(percentile(sortedLatencies, 0.5))), p99 \(ms(percentile(sortedLatencies, 0.99)))")
 let batches = statsAfter.commits - statsBefore.commits
