@@ -10,7 +10,8 @@ import Synchronization
 /// for a thread of Swift's cooperative pool, which the callers share.
 struct CommitPipeline: Sendable {
     typealias Completion = @Sendable (Result<JobOutcome, StoreError>) -> Void
-    var pending: [(job: WriteJob, queuedAt: ContinuousClock.Instant, completion: Completion)] = []
+    typealias Entry = (job: WriteJob, early: EarlyRead?, queuedAt: ContinuousClock.Instant, completion: Completion)
+    var pending: [Entry] = []
     /// A drain is scheduled or running on the preparing queue.
     var draining = false
     /// Batches handed to the writer and not yet answered (written and published).
@@ -38,12 +39,19 @@ extension NodeStore {
     /// answers once all of them are committed (or refused).
     func submit(_ jobs: [WriteJob]) async -> [Result<JobOutcome, StoreError>] {
         guard !jobs.isEmpty else { return [] }
+        // Read while the batch before is prepared, not after (see `EarlyRead`).
+        return await submit(jobs, early: readEarly(jobs))
+    }
+
+    /// `submit`, with what the callers read early (one per job).
+    func submit(_ jobs: [WriteJob], early: [EarlyRead?]) async -> [Result<JobOutcome, StoreError>] {
+        guard !jobs.isEmpty else { return [] }
         return await withCheckedContinuation { continuation in
             let collector = ResultCollector(count: jobs.count) { continuation.resume(returning: $0) }
             let now = ContinuousClock.now
             let start = pipeline.withLock { pipeline -> Bool in
                 for (index, job) in jobs.enumerated() {
-                    pipeline.pending.append((job, now, { result in collector.set(index, result) }))
+                    pipeline.pending.append((job, index < early.count ? early[index] : nil, now, { result in collector.set(index, result) }))
                 }
                 guard !pipeline.draining else { return false }
                 pipeline.draining = true
@@ -57,7 +65,7 @@ extension NodeStore {
     private func drain() {
         while true {
             writerSlots.wait()
-            let next = pipeline.withLock { pipeline -> (batch: ArraySlice<(job: WriteJob, queuedAt: ContinuousClock.Instant, completion: CommitPipeline.Completion)>, state: WriterState, sequence: UInt64)? in
+            let next = pipeline.withLock { pipeline -> (batch: ArraySlice<CommitPipeline.Entry>, state: WriterState, sequence: UInt64)? in
                 guard !pipeline.pending.isEmpty else {
                     pipeline.draining = false
                     return nil
@@ -76,7 +84,7 @@ extension NodeStore {
             let taken = ContinuousClock.now
             let queued = batch.reduce(Duration.zero) { $0 + (taken - $1.queuedAt) }
             var state = start
-            let prepared = prepare(batch.map { $0.job }, state: &state, sequence: sequence)
+            let prepared = prepare(batch.map { $0.job }, early: batch.map { $0.early }, state: &state, sequence: sequence)
             pipeline.withLock { $0.prepared = state }
             let preparedAt = ContinuousClock.now
             write(prepared, written: { self.writerSlots.signal() }) { results, writing, committed in

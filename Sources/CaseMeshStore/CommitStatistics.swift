@@ -26,11 +26,20 @@ public struct CommitStatistics: Sendable, Equatable {
     public var clockRejections = 0
     /// Where answered writes spent their time in the store, stage by stage.
     public var latency = CommitLatency()
+    /// Cases their writers read before queueing (see `EarlyRead`), and how
+    /// many of those the batches used (the rest had changed meanwhile).
+    public var earlyReads = 0
+    public var earlyReadsUsed = 0
 
     public init() {}
 
     /// Mean writes per transaction.
     public var meanBatch: Double { commits == 0 ? 0 : Double(writes) / Double(commits) }
+
+    mutating func recordEarly(offered: Int, used: Int) {
+        earlyReads += offered
+        earlyReadsUsed += used
+    }
 
     mutating func record(jobs: Int, preparing: Duration, writing: Duration, committing: Duration) {
         commits += 1

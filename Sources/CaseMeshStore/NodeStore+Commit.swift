@@ -135,10 +135,12 @@ extension NodeStore {
     // MARK: - Preparing a batch (outside the writer)
 
     /// Works out a batch from `state` (the state after every batch prepared
-    /// before it, written or not), advancing it. Jobs the domain refuses,
-    /// and jobs on a case whose stored state does not decode, fail alone;
-    /// a read that fails outright (an I/O error) fails the whole batch.
-    func prepare(_ jobs: [WriteJob], state: inout WriterState, sequence: UInt64) -> PreparedBatch {
+    /// before it, written or not), advancing it. `early` holds what the
+    /// jobs' callers read before queueing (one per job; see `EarlyRead`).
+    /// Jobs the domain refuses, and jobs on a case whose stored state does
+    /// not decode, fail alone; a read that fails outright (an I/O error)
+    /// fails the whole batch.
+    func prepare(_ jobs: [WriteJob], early: [EarlyRead?], state: inout WriterState, sequence: UInt64) -> PreparedBatch {
         let clock = ContinuousClock()
         let began = clock.now
         let start = state
@@ -149,7 +151,7 @@ extension NodeStore {
         var results: [Result<JobOutcome, StoreError>] = []
         results.reserveCapacity(jobs.count)
         do {
-            try preload(jobs, cache: &cache)
+            try preload(jobs, early: early, cache: &cache)
             for job in jobs {
                 do {
                     results.append(.success(try apply(job, state: &state, cache: &cache, writes: &writes)))
@@ -178,28 +180,41 @@ extension NodeStore {
 
     /// A case as the write path last left it: written by a batch still in
     /// flight, or recently written, or nil when it must be read from the table.
-    private func latest(_ id: CaseID) -> BatchCase? {
+    func latest(_ id: CaseID) -> BatchCase? {
         if let pending = inflight.withLock({ $0[id]?.written }) { return pending }
         return recent.withLock { $0[id] }
     }
 
-    /// Reads every case the batch's jobs name in one snapshot, decoding on
+    /// Gets every case the batch's jobs name: as the write path last left
+    /// it, or as the job's caller read it early when that is still the
+    /// case's live version; the rest are read in one snapshot, decoded on
     /// every core.
-    private func preload(_ jobs: [WriteJob], cache: inout BatchCases) throws {
+    private func preload(_ jobs: [WriteJob], early: [EarlyRead?], cache: inout BatchCases) throws {
         var wanted: [CaseID] = []
         var seen = Set<CaseID>()
-        func want(_ id: CaseID) {
+        var earlyUsed = 0
+        func want(_ id: CaseID, _ early: EarlyRead? = nil) {
             guard seen.insert(id).inserted else { return }
-            if let known = latest(id) { cache.remember(known) } else { wanted.append(id) }
+            if let known = latest(id) {
+                cache.remember(known)
+            } else if let early, early.loaded.state.id == id, versionLog.withLock({ $0.live[early.loaded.row] }) == early.version {
+                cache.remember(early.loaded)
+                earlyUsed += 1
+            } else {
+                wanted.append(id)
+            }
         }
-        for job in jobs {
+        for (index, job) in jobs.enumerated() {
+            let read = index < early.count ? early[index] : nil
             switch job {
             case let .create(draft, _): if let id = draft.id { want(id) }
-            case let .command(id, _, _): want(id)
-            case let .remote(_, _, delta): want(delta.id)
+            case let .command(id, _, _): want(id, read)
+            case let .remote(_, _, delta): want(delta.id, read)
             case let .catchUp(states, _): for state in states { want(state.id) }
             }
         }
+        let offered = early.reduce(0) { $0 + ($1 == nil ? 0 : 1) }
+        if offered > 0 { statistics.withLock { $0.recordEarly(offered: offered, used: earlyUsed) } }
         try readCases(wanted, into: &cache)
     }
 
@@ -238,18 +253,7 @@ extension NodeStore {
             missing = missing.filter { stored[$0] == nil }
         }
         let read = stored
-        let decoded = Parallel.map(read.count) { index in
-            read[index].map { found in
-                Result { () throws(DamagedCase) -> CaseState in
-                    guard found.digest.count == 32 else { throw DamagedCase(reason: "its stored digest has \(found.digest.count) bytes") }
-                    let state: CaseState
-                    do { state = try CaseState(decoding: found.state) } catch { throw DamagedCase(reason: "\(error)") }
-                    // Its row id led to another case's state: writing it under this id would mix the two.
-                    guard state.id == ids[index] else { throw DamagedCase(reason: "its row holds case \(state.id)") }
-                    return state
-                }
-            }
-        }
+        let decoded = Parallel.map(read.count) { index in read[index].map { Self.decodeStored($0, as: ids[index]) } }
         for (index, id) in ids.enumerated() {
             guard let rowid = rowids[index] else {
                 cache.rememberAbsent(id)

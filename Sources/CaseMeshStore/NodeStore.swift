@@ -51,6 +51,8 @@ public final class NodeStore: Sendable {
     let inflight = Mutex<[CaseID: (sequence: UInt64, written: BatchCase)]>([:])
     /// The connection batches read their cases through (see `CaseReader`).
     let caseReader: Mutex<CaseReader>
+    /// The connections writers read their cases through before queueing (see `EarlyRead`).
+    let earlyReaders: [EarlyReader]
     /// Every stored version and each case's live one as the batches
     /// prepared so far leave them, written or not: used (and changed) only
     /// by the preparing stage.
@@ -232,6 +234,7 @@ public final class NodeStore: Sendable {
         recent = Mutex(RecentCases(capacity: configuration.recentCases))
         pipeline = Mutex(CommitPipeline(prepared: state))
         caseReader = Mutex(CaseReader(path: configuration.databasePath))
+        earlyReaders = (0..<Self.earlyReaderCount).map { _ in EarlyReader(path: configuration.databasePath) }
         versionLog = Mutex(derived.versions)
         committedVersions = CommittedVersions(derived.versions.live)
     }
@@ -248,6 +251,7 @@ public final class NodeStore: Sendable {
         searchIndexer.close()
         checkpointer.stop()
         caseReader.withLock { $0.close() }
+        for early in earlyReaders { early.reader.withLock { $0.close() } }
         try? pool.close()
         lock.release()
     }

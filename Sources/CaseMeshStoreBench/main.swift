@@ -335,6 +335,10 @@ print("    \(batches) transactions, \(String(format: "%.1f", Double(batchWrites)
       + "(statements \(microsecondsPerWrite(writingSeconds - committingSeconds)), COMMIT with its log write and fsync \(microsecondsPerWrite(committingSeconds))); "
       + "preparing busy \(String(format: "%.0f", preparingSeconds / updateSeconds * 100))%, "
       + "writer busy \(String(format: "%.0f", writingSeconds / updateSeconds * 100))% of the time")
+let earlyReads = statsAfter.earlyReads - statsBefore.earlyReads
+let earlyUsed = statsAfter.earlyReadsUsed - statsBefore.earlyReadsUsed
+print("    cases read by their writers before queueing: \(earlyReads) (\(String(format: "%.0f", Double(batchWrites) > 0 ? Double(earlyReads) / Double(batchWrites) * 100 : 0))% of the writes), "
+      + "\(earlyUsed) of them still current when their batch was prepared")
 print("    COMMITs of \(Int(CommitStatistics.slowCommit / .milliseconds(1))) ms or more: \(statsAfter.slowCommits - statsBefore.slowCommits) "
       + "(every write waiting meanwhile waits that long)")
 let chainWrites = Double(max(statsAfter.latency.writes - statsBefore.latency.writes, 1))
