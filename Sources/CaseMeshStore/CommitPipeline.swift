@@ -14,6 +14,9 @@ struct CommitPipeline: Sendable {
     var pending: [Entry] = []
     /// A drain is scheduled or running on the preparing queue.
     var draining = false
+    /// The store is closing: writes queued from now on are refused (one
+    /// already reading its case early would otherwise miss `waitIdle`).
+    var closed = false
     /// Batches handed to the writer and not yet answered (written and published).
     var atWriter = 0
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
@@ -49,13 +52,18 @@ extension NodeStore {
         return await withCheckedContinuation { continuation in
             let collector = ResultCollector(count: jobs.count) { continuation.resume(returning: $0) }
             let now = ContinuousClock.now
-            let start = pipeline.withLock { pipeline -> Bool in
+            let start = pipeline.withLock { pipeline -> Bool? in
+                if pipeline.closed { return nil }
                 for (index, job) in jobs.enumerated() {
                     pipeline.pending.append((job, index < early.count ? early[index] : nil, now, { result in collector.set(index, result) }))
                 }
                 guard !pipeline.draining else { return false }
                 pipeline.draining = true
                 return true
+            }
+            guard let start else {
+                continuation.resume(returning: jobs.map { _ in .failure(.writeFailed(reason: "the store is closing")) })
+                return
             }
             if start { preparing.async { self.drain() } }
         }

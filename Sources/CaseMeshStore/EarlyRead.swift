@@ -21,26 +21,44 @@ struct EarlyRead: Sendable {
 }
 
 /// One connection for early reads, behind its own lock (locks cannot be
-/// copied, so they cannot sit in an array themselves).
+/// copied, so they cannot sit in an array themselves). Once the store
+/// closes it, it stays closed: a late reader would open it again.
 final class EarlyReader: Sendable {
-    let reader: Mutex<CaseReader>
-    init(path: String) { reader = Mutex(CaseReader(path: path)) }
+    private let state: Mutex<(reader: CaseReader, closed: Bool)>
+    init(path: String) { state = Mutex((CaseReader(path: path), false)) }
+
+    /// Runs `body` on the connection if it is free and open; nil otherwise.
+    func readIfAvailable<T: Sendable>(_ body: (CaseReader) -> T) -> T? {
+        state.withLockIfAvailable { state -> T? in state.closed ? nil : body(state.reader) } ?? nil
+    }
+
+    /// Waits for a read in progress, then closes the connection for good.
+    func close() {
+        state.withLock { state in
+            state.closed = true
+            state.reader.close()
+        }
+    }
 }
 
 extension NodeStore {
-    /// Connections for early reads: callers run on Swift's cooperative
-    /// pool, one thread per core, so two serve every core here; a caller
-    /// that finds both busy just leaves its read to the batch.
+    /// Connections for early reads, two in all: callers run on Swift's
+    /// cooperative pool, one thread per core, and this machine class has
+    /// two; a caller that finds both busy just leaves its read to the batch.
+    /// (Early reads block the caller's pool thread on SQLite for a read of
+    /// a few pages, as any API read does.)
     static let earlyReaderCount = 2
 
     /// Reads and decodes, on the calling thread, the stored case each of
-    /// `jobs` changes (one result per job). Nothing here is an error:
+    /// `jobs` changes (one result per job; a case several jobs change is
+    /// read once, for the first of them: the batch uses no other). Nothing here is an error:
     /// a case not stored yet, one a batch in flight is changing (the
     /// batch has it decoded already), one that does not decode, or a
     /// failed read all give nil, and the batch reads (and reports) as usual.
     func readEarly(_ jobs: [WriteJob]) -> [EarlyRead?] {
         var early = [EarlyRead?](repeating: nil, count: jobs.count)
         var targets: [(job: Int, id: CaseID, row: Int64, version: Int64)] = []
+        var seen = Set<CaseID>()
         for (index, job) in jobs.enumerated() {
             let id: CaseID
             switch job {
@@ -48,7 +66,7 @@ extension NodeStore {
             case let .remote(_, _, delta): id = delta.id
             case .create, .catchUp: continue
             }
-            if latest(id) != nil { continue }
+            guard seen.insert(id).inserted, latest(id) == nil else { continue }
             guard let row = knownCases.withLock({ $0[CaseBucket.of(id)][id]?.rowid }),
                   let version = committedVersions.version(of: row) else { continue }
             targets.append((index, id, row, version))
@@ -60,10 +78,11 @@ extension NodeStore {
         let versions = targets.map { [$0.version] }
         var stored: [(state: [UInt8], digest: [UInt8])?]?
         for reader in earlyReaders {
-            let attempt = reader.reader.withLockIfAvailable { reader in
+            // nil: busy or closed, try the next; a read that failed (nil
+            // inside) is left to the batch, which reports what it finds.
+            guard let attempt = reader.readIfAvailable({ reader in
                 try? reader.read { db in try rows.indices.map { try db.fetchCaseVersionBytes(caseRow: rows[$0], versions: versions[$0]) } }
-            }
-            guard let attempt else { continue }
+            }) else { continue }
             stored = attempt
             break
         }

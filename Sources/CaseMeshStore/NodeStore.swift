@@ -244,14 +244,16 @@ public final class NodeStore: Sendable {
         checkpointer.stop()
     }
 
-    /// Closes the database; pending writes finish first.
+    /// Closes the database; pending writes finish first, and writes
+    /// submitted from now on are refused.
     public func close() async {
+        pipeline.withLock { $0.closed = true }
         await waitIdle()
         writeSearchIfPossible()
         searchIndexer.close()
         checkpointer.stop()
         caseReader.withLock { $0.close() }
-        for early in earlyReaders { early.reader.withLock { $0.close() } }
+        for early in earlyReaders { early.close() }
         try? pool.close()
         lock.release()
     }

@@ -31,6 +31,7 @@ import Testing
 
             _ = try await store.execute(addNote("first", "between the read and the batch"), on: caseID("x"), actor: actor)
             _ = try await store.create(draft(id: "z", title: "A third"), actor: actor)  // x leaves the recent map again
+            #expect(store.latest(caseID("x")) == nil, "x is read from the table, so the early read is what the check is about")
             let before = store.commitStatistics
             let results = await store.submit([job], early: early)
             guard case let .write(outcome) = try results[0].get() else { Issue.record("not a write outcome"); return }
@@ -87,9 +88,40 @@ import Testing
                     """)
             }
             #expect(store.readEarly([jobs[0]])[0] == nil)
+            let before = store.commitStatistics
             let error = await storeError { try await store.execute(addNote("c", "c"), on: caseID("held"), actor: actor) }
             guard case .corrupt = error else { Issue.record("expected corrupt, got \(String(describing: error))"); return }
+            #expect(store.commitStatistics.earlyReads == before.earlyReads, "a state that does not decode is not offered early")
             await store.close()
+        }
+    }
+
+    /// Several jobs on one case in one submit (a burst of remote deltas):
+    /// the case is read and decoded once, for the first of them.
+    @Test func aCaseIsReadEarlyOncePerSubmit() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try Self.openSmallRecent(dir)
+            _ = try await store.create(draft(id: "x"), actor: actor)
+            _ = try await store.create(draft(id: "y"), actor: actor)
+            let early = store.readEarly((0..<3).map { WriteJob.command(caseID("x"), addNote("n\($0)", "note"), actor: actor) })
+            #expect(early[0] != nil && early[1] == nil && early[2] == nil)
+            await store.close()
+        }
+    }
+
+    /// Writes submitted once the store is closing are refused, not queued
+    /// behind a closed database.
+    @Test func writesAfterCloseAreRefused() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try Self.openSmallRecent(dir)
+            _ = try await store.create(draft(id: "x"), actor: actor)
+            await store.close()
+            let error = await storeError { try await store.execute(addNote("late", "after close"), on: caseID("x"), actor: actor) }
+            guard case let .writeFailed(reason) = error else { Issue.record("expected writeFailed, got \(String(describing: error))"); return }
+            #expect(reason.contains("closing"))
+            let reopened = try Self.openSmallRecent(dir)
+            #expect(Self.notes(try reopened.caseState(caseID("x"))).isEmpty)
+            await reopened.close()
         }
     }
 }
