@@ -43,17 +43,20 @@ extension Database {
                 }
             case let .caseVersion(row, caseRow, version):
                 try runRaw("""
-                    INSERT INTO case_versions(rowid, case_row, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO case_versions(rowid, case_row, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """) { binder in
+                    binder.bind(1, version); binder.bind(2, caseRow); binder.bind(3, row.digest)
+                    binder.bind(4, row.title); binder.bind(5, row.status); binder.bind(6, row.severity); binder.bind(7, row.owning_region)
+                    binder.bind(8, row.owner); binder.bind(9, row.sla_due_at); binder.bind(10, row.updated_at)
+                }
+                try runRaw("INSERT INTO case_states(version, case_row, state, digest) VALUES (?, ?, ?, ?)") { binder in
                     binder.bind(1, version); binder.bind(2, caseRow); binder.bind(3, row.state); binder.bind(4, row.digest)
-                    binder.bind(5, row.title); binder.bind(6, row.status); binder.bind(7, row.severity); binder.bind(8, row.owning_region)
-                    binder.bind(9, row.owner); binder.bind(10, row.sla_due_at); binder.bind(11, row.updated_at)
                 }
             case let .relocateVersion(from, to):
                 try runRaw("""
-                    INSERT INTO case_versions(rowid, case_row, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at)
-                    SELECT ?, case_row, state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at
+                    INSERT INTO case_versions(rowid, case_row, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at)
+                    SELECT ?, case_row, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at
                     FROM case_versions WHERE rowid = ?
                     """) { binder in
                     binder.bind(1, to); binder.bind(2, from)
@@ -62,8 +65,15 @@ extension Database {
                 guard changesCount == 1 else {
                     throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "case version \(from) is missing; it should hold a case's state")
                 }
+                try runRaw("INSERT INTO case_states(version, case_row, state, digest) SELECT ?, case_row, state, digest FROM case_states WHERE version = ?") { binder in
+                    binder.bind(1, to); binder.bind(2, from)
+                }
+                guard changesCount == 1 else {
+                    throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "the state of case version \(from) is missing")
+                }
             case let .dropVersions(below):
                 try run("DELETE FROM case_versions WHERE rowid < ?", [below])
+                try run("DELETE FROM case_states WHERE version < ?", [below])
             case let .caseText(rowid, title, problem, replacing):
                 if replacing { try run("DELETE FROM case_text WHERE rowid = ?", [rowid]) }
                 try run("INSERT INTO case_text(rowid, title, problem) VALUES (?, ?, ?)", [rowid, title, problem])

@@ -56,7 +56,7 @@ final class CaseReader {
 
     /// The statement `fetchCaseVersionBytes` runs, and the transaction's.
     private static let lookups = [
-        "SELECT case_row, state, digest FROM case_versions WHERE rowid = ?",
+        "SELECT case_row, state, digest FROM case_states WHERE version = ?",
         "BEGIN", "COMMIT", "ROLLBACK",
     ]
 

@@ -66,7 +66,7 @@ extension RawRowSource {
     /// after the caller looked its versions up, and it reads again.
     func fetchCaseVersionBytes(caseRow: Int64, versions: [Int64]) throws -> (state: [UInt8], digest: [UInt8])? {
         for version in versions {
-            let found = try firstRawRow("SELECT case_row, state, digest FROM case_versions WHERE rowid = ?", argument: .integer(version)) { row in
+            let found = try firstRawRow("SELECT case_row, state, digest FROM case_states WHERE version = ?", argument: .integer(version)) { row in
                 row.int64(0) == caseRow ? (row.bytes(1), row.bytes(2)) : nil
             } ?? nil
             if let found { return found }

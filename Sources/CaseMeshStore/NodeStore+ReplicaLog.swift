@@ -46,7 +46,7 @@ extension NodeStore: ReplicaLog {
         let stored = knownCases.withLock { known in
             Set(ids).compactMap { id in known[CaseBucket.of(id)][id].map { (id: id, rowid: $0.rowid) } }
         }.sorted { $0.id.rawValue.utf8.lexicographicallyPrecedes($1.id.rawValue.utf8) }
-        let states = try readLiveRows(stored.map(\.rowid), columns: "v.state") { row in
+        let states = try readLiveRows(stored.map(\.rowid), columns: "s.state", states: true) { row in
             try row.withUnsafeData(atIndex: 1) { [UInt8]($0 ?? Data()) }
         }
         return stored.compactMap { states[$0.rowid] }

@@ -172,6 +172,14 @@ public final class NodeStore: Sendable {
         let range = try Row.fetchOne(db, sql: "SELECT min(rowid), max(rowid) FROM case_versions")
         let oldest: Int64 = range?[0] ?? 1
         let newest: Int64 = range?[1] ?? 0
+        // The states' table ends where the versions' does (cheap: its two ends only).
+        let states = try Row.fetchOne(db, sql: "SELECT min(version), max(version) FROM case_states")
+        let statesOldest: Int64? = states?[0]
+        let statesNewest: Int64? = states?[1]
+        guard statesOldest == range?[0] as Int64?, statesNewest == range?[1] as Int64? else {
+            throw StoreError.corrupt(path: path, reason: "case states \(statesOldest.map(String.init) ?? "none")…\(statesNewest.map(String.init) ?? "none") "
+                                     + "do not match case versions \(newest >= oldest ? "\(oldest)…\(newest)" : "none")")
+        }
         var owners = [Int64](repeating: 0, count: Int(max(newest - oldest + 1, 0)))
         var columns: [QueryIndex.Columns] = []
         var buckets = Array(repeating: StateDigest.zero, count: CaseBucket.count)
@@ -366,9 +374,10 @@ public final class NodeStore: Sendable {
 
     /// Each of `caseRows` that has a live version, as `decode` reads its row
     /// of `SELECT v.case_row, <columns> FROM case_versions v JOIN cases c`
-    /// (so `columns` start at index 1), by case row; read again as
-    /// `readLive` does while one of them moved on.
-    func readLiveRows<T: Sendable>(_ caseRows: [Int64], columns: String,
+    /// (so `columns` start at index 1; with `states`, `case_states s` is
+    /// joined too), by case row; read again as `readLive` does while one of
+    /// them moved on.
+    func readLiveRows<T: Sendable>(_ caseRows: [Int64], columns: String, states: Bool = false,
                                    _ decode: @escaping @Sendable (Row) throws -> T) throws(StoreError) -> [Int64: T] {
         guard !caseRows.isEmpty else { return [:] }
         return try readLive(caseRows) { db, versions -> [Int64: T]? in
@@ -376,6 +385,7 @@ public final class NodeStore: Sendable {
             guard !wanted.isEmpty else { return [:] }
             let sql = """
                 SELECT v.case_row, \(columns) FROM case_versions v JOIN cases c ON c.rowid = v.case_row
+                \(states ? "JOIN case_states s ON s.version = v.rowid" : "")
                 WHERE v.rowid IN (\(Database.placeholders(wanted.count)))
                 """
             var byRow: [Int64: T] = [:]

@@ -171,6 +171,24 @@ enum Schema {
                 ALTER TABLE cases DROP COLUMN slack;
                 """)
         }
+        // The states move to a table of their own, keyed by version, and
+        // `case_versions` keeps what the store reads when it opens (the
+        // case, the digest, the list columns): that scan read every
+        // state's pages, about 1.7 KB per version and 3.5 GB at a million
+        // cases, where it needs about a tenth of that.
+        migrator.registerMigration("v8") { db in
+            try db.execute(sql: """
+                CREATE TABLE case_states (
+                    version INTEGER PRIMARY KEY,
+                    case_row INTEGER NOT NULL,
+                    state BLOB NOT NULL,
+                    digest BLOB NOT NULL CHECK (length(digest) = 32)
+                );
+                INSERT INTO case_states(version, case_row, state, digest)
+                    SELECT rowid, case_row, state, digest FROM case_versions ORDER BY rowid;
+                ALTER TABLE case_versions DROP COLUMN state;
+                """)
+        }
         return migrator
     }
 }

@@ -108,7 +108,7 @@ final class SearchIndexer: Sendable {
         let rows = try Int64.fetchAll(db, sql: "SELECT case_row FROM search_pending ORDER BY case_row")
         for row in rows {
             guard let version = liveVersion(row),
-                  let stored = try Row.fetchOne(db, sql: "SELECT c.id, v.state FROM case_versions v JOIN cases c ON c.rowid = v.case_row WHERE v.rowid = ? AND v.case_row = ?",
+                  let stored = try Row.fetchOne(db, sql: "SELECT c.id, s.state FROM case_states s JOIN cases c ON c.rowid = s.case_row WHERE s.version = ? AND s.case_row = ?",
                                                 arguments: [version, row]) else { continue }
             let state: CaseState
             do {

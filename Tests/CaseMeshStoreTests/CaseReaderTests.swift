@@ -17,15 +17,16 @@ import Testing
         try pool.write { db in
             try db.execute(sql: "INSERT INTO cases(rowid, id, number, created_at) VALUES (1, 'case-a', 'EMEA-000001', 0)")
             try db.execute(sql: """
-                INSERT INTO case_versions(rowid, case_row, state, digest, title, status, severity, owning_region, updated_at)
-                VALUES (1, 1, ?, zeroblob(32), 't', 'new', 'sev2', 'EMEA', 0)
+                INSERT INTO case_versions(rowid, case_row, digest, title, status, severity, owning_region, updated_at)
+                VALUES (1, 1, zeroblob(32), 't', 'new', 'sev2', 'EMEA', 0);
+                INSERT INTO case_states(version, case_row, state, digest) VALUES (1, 1, ?, zeroblob(32))
                 """, arguments: [Data(state)])
         }
         return (pool, path)
     }
 
     static func setState(_ pool: DatabasePool, _ state: [UInt8]) throws {
-        try pool.write { db in try db.execute(sql: "UPDATE case_versions SET state = ? WHERE rowid = 1", arguments: [Data(state)]) }
+        try pool.write { db in try db.execute(sql: "UPDATE case_states SET state = ? WHERE version = 1", arguments: [Data(state)]) }
     }
 
     static func stateOfCaseA(_ db: some RawRowSource, versions: [Int64] = [1]) throws -> [UInt8]? {

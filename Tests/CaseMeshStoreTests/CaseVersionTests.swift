@@ -151,6 +151,21 @@ import Testing
         }
     }
 
+    /// Closes `store`, puts its database back in an older layout with
+    /// `revert`, and opens it again (running the later migrations); the
+    /// reopened store holds exactly what the store held.
+    static func reopenedAsBefore(_ store: NodeStore, _ dir: String, clock: ManualClock,
+                                 revert: @escaping @Sendable (Database) throws -> Void) async throws -> NodeStore {
+        let before = try StoreSnapshot(store)
+        await store.close()
+        let queue = try DatabaseQueue(path: configuration(dir).databasePath)
+        try await queue.write { db in try revert(db) }
+        try queue.close()
+        let upgraded = try openStore(dir, clock: clock)
+        #expect(try StoreSnapshot(upgraded) == before)
+        return upgraded
+    }
+
     /// A store from before case versions: its states move into versions
     /// when it opens, and it serves and takes writes as before.
     @Test func aStoreWithStatesInItsCaseRowsIsUpgraded() async throws {
@@ -159,14 +174,7 @@ import Testing
             let store = try openStore(dir, clock: clock)
             for index in 0..<5 { _ = try await store.create(draft(id: "c\(index)", title: "Case \(index)"), actor: actor) }
             for round in 0..<3 { _ = try await store.execute(addNote("n\(round)", "note \(round)"), on: caseID("c1"), actor: actor) }
-            let before = try StoreSnapshot(store)
-            await store.close()
-            let queue = try DatabaseQueue(path: configuration(dir).databasePath)
-            try await queue.write { db in try revertToCasesWithStates(db) }
-            try queue.close()
-
-            let upgraded = try openStore(dir, clock: clock)
-            #expect(try StoreSnapshot(upgraded) == before)
+            let upgraded = try await Self.reopenedAsBefore(store, dir, clock: clock, revert: revertToCasesWithStates)
             let noted = try await upgraded.execute(addNote("after", "after the upgrade"), on: caseID("c1"), actor: actor).state
             #expect(noted.notes.count == 4)
             #expect(try upgraded.integrityCheck().isEmpty)
@@ -178,10 +186,36 @@ import Testing
         }
     }
 
+    /// A store whose versions still hold their states (before v8): the
+    /// states move to `case_states` when it opens, and it serves, cleans
+    /// and takes writes as before.
+    @Test func versionsWithStatesAreSplitOnOpening() async throws {
+        try await withTemporaryDirectory { dir in
+            let clock = ManualClock(step: 1)
+            let store = try openStore(dir, clock: clock)
+            for index in 0..<4 { _ = try await store.create(draft(id: "c\(index)", title: "Case \(index)"), actor: actor) }
+            for round in 0..<30 { _ = try await store.execute(addNote("n\(round)", "note \(round)"), on: caseID("c\(round % 2)"), actor: actor) }
+            let upgraded = try await Self.reopenedAsBefore(store, dir, clock: clock, revert: revertToVersionsWithStates)
+            for round in 30..<120 { _ = try await upgraded.execute(addNote("n\(round)", "note \(round)"), on: caseID("c\(round % 2)"), actor: actor) }
+            #expect(try upgraded.caseState(caseID("c0"))?.notes.count == 60)
+            #expect(upgraded.digest.digest == (try recomputedDigest(upgraded)))
+            #expect(try upgraded.integrityCheck().isEmpty)
+            await upgraded.close()
+            let (columns, versions, states) = try await DatabaseQueue(path: configuration(dir).databasePath).read { db in
+                (try Row.fetchAll(db, sql: "PRAGMA table_info(case_versions)").map { $0["name"] as String },
+                 try Int64.fetchAll(db, sql: "SELECT rowid FROM case_versions ORDER BY rowid"),
+                 try Int64.fetchAll(db, sql: "SELECT version FROM case_states ORDER BY version"))
+            }
+            #expect(!columns.contains("state"))
+            #expect(versions == states, "every version has its state, and nothing more")
+            #expect(versions.first ?? 0 > 1, "cleaning ran on both tables")
+        }
+    }
+
     /// Versions missing from the middle of the range, or a case with no
     /// version at all: the store refuses to open rather than serve a case
     /// older than it acknowledged.
-    @Test(arguments: ["a gap", "a case without versions"])
+    @Test(arguments: ["a gap", "a case without versions", "states that do not match"])
     func missingVersionsAreReportedAsDamage(damage: String) async throws {
         try await withTemporaryDirectory { dir in
             let clock = ManualClock(step: 1)
@@ -192,10 +226,15 @@ import Testing
             _ = try await store.create(draft(id: "c2", title: "Case 2"), actor: actor)
             await store.close()
             try await DatabaseQueue(path: configuration(dir).databasePath).write { db in
-                if damage == "a gap" {
+                switch damage {
+                case "a gap":
                     try db.execute(sql: "DELETE FROM case_versions WHERE rowid = 2")
-                } else {
+                case "a case without versions":
                     try db.execute(sql: "DELETE FROM case_versions WHERE case_row = (SELECT rowid FROM cases WHERE id = 'c2')")
+                    try db.execute(sql: "DELETE FROM case_states WHERE case_row = (SELECT rowid FROM cases WHERE id = 'c2')")
+                default:
+                    // The newest version's state is gone.
+                    try db.execute(sql: "DELETE FROM case_states WHERE version = 4")
                 }
             }
             let failure: StoreError?
@@ -210,7 +249,8 @@ import Testing
                 Issue.record("expected .corrupt, got \(String(describing: failure))")
                 return
             }
-            #expect(reason.contains(damage == "a gap" ? "missing" : "no stored state"), "reason: \(reason)")
+            let expected = ["a gap": "missing", "a case without versions": "no stored state", "states that do not match": "do not match"][damage]!
+            #expect(reason.contains(expected), "reason: \(reason)")
         }
     }
 }

@@ -187,7 +187,7 @@ import Testing
             await first.close()
             let garbage = Data([0xFF, 0xFE, 0x00, 0x13])
             try await DatabaseQueue(path: configuration(dir).databasePath).write { db in
-                try db.execute(sql: "UPDATE case_versions SET state = ? WHERE case_row = (SELECT rowid FROM cases WHERE id = 'damaged')", arguments: [garbage])
+                try db.execute(sql: "UPDATE case_states SET state = ? WHERE case_row = (SELECT rowid FROM cases WHERE id = 'damaged')", arguments: [garbage])
             }
 
             let store = try openStore(dir, clock: clock)
@@ -213,7 +213,7 @@ import Testing
             #expect(try store.caseState(caseID("healthy"))?.notes.count == 10)
             _ = try await store.create(draft(title: "Still taking writes"), actor: actor)
             let stored = try store.read { db in
-                try Data.fetchAll(db, sql: "SELECT state FROM case_versions WHERE case_row = (SELECT rowid FROM cases WHERE id = 'damaged')")
+                try Data.fetchAll(db, sql: "SELECT state FROM case_states WHERE case_row = (SELECT rowid FROM cases WHERE id = 'damaged')")
             }
             #expect(!stored.isEmpty && stored.allSatisfy { $0 == garbage })
             await store.close()

@@ -83,7 +83,7 @@ import Testing
             _ = try await store.create(draft(id: "other"), actor: actor)  // "held" leaves the recent map
             try await store.pool.write { db in
                 try db.execute(sql: """
-                    UPDATE case_versions SET state = x'00ff'
+                    UPDATE case_states SET state = x'00ff'
                     WHERE case_row = (SELECT rowid FROM cases WHERE id = 'held')
                     """)
             }

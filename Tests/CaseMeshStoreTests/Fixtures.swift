@@ -237,10 +237,23 @@ func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output:
 
 // MARK: - Older schemas
 
+/// Puts a store's versions back the way they were before the states had a
+/// table of their own (migration v8): each version's state in its
+/// `case_versions` row. Reopening the store runs v8 again.
+func revertToVersionsWithStates(_ db: Database) throws {
+    try db.execute(sql: """
+        ALTER TABLE case_versions ADD COLUMN state BLOB;
+        UPDATE case_versions SET state = (SELECT state FROM case_states s WHERE s.version = case_versions.rowid);
+        DROP TABLE case_states;
+        DELETE FROM grdb_migrations WHERE identifier = 'v8';
+        """)
+}
+
 /// Puts a store's case tables back the way they were before case versions
 /// (migration v7): each case's state and list columns in its `cases` row,
-/// from its live version. Reopening the store runs v7 again.
+/// from its live version. Reopening the store runs v7 (and v8) again.
 func revertToCasesWithStates(_ db: Database) throws {
+    try revertToVersionsWithStates(db)
     try db.execute(sql: """
         ALTER TABLE cases ADD COLUMN state BLOB;
         ALTER TABLE cases ADD COLUMN digest BLOB;
