@@ -201,12 +201,15 @@ import Testing
             #expect(upgraded.digest.digest == (try recomputedDigest(upgraded)))
             #expect(try upgraded.integrityCheck().isEmpty)
             await upgraded.close()
-            let (columns, versions, states) = try await DatabaseQueue(path: configuration(dir).databasePath).read { db in
+            let (columns, versions, states, pages) = try await DatabaseQueue(path: configuration(dir).databasePath).read { db in
                 (try Row.fetchAll(db, sql: "PRAGMA table_info(case_versions)").map { $0["name"] as String },
                  try Int64.fetchAll(db, sql: "SELECT rowid FROM case_versions ORDER BY rowid"),
-                 try Int64.fetchAll(db, sql: "SELECT version FROM case_states ORDER BY version"))
+                 try Int64.fetchAll(db, sql: "SELECT version FROM case_states ORDER BY version"),
+                 try Int.fetchOne(db, sql: "SELECT count(*) FROM dbstat WHERE name = 'case_versions'") ?? 0)
             }
             #expect(!columns.contains("state"))
+            // The narrow table holds about 120 bytes a version, none of the states.
+            #expect(pages <= max(2, versions.count / 10), "\(pages) pages for \(versions.count) versions")
             #expect(versions == states, "every version has its state, and nothing more")
             #expect(versions.first ?? 0 > 1, "cleaning ran on both tables")
         }
