@@ -116,7 +116,6 @@ extension NodeStore {
         } else {
             digest = .zero
         }
-        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM cases") ?? 0
         let lastRowID = try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM cases") ?? 0
         let regionLast = try db.fetchInt64("SELECT last FROM region_counters WHERE region = ?", [configuration.region.rawValue]) ?? 0
         var applied: [ReplicaID: UInt64] = [:]
@@ -128,7 +127,9 @@ extension NodeStore {
         }
         let clock = HybridLogicalClock(wallClock: wallClock, maxOffsetMillis: configuration.maxClockOffsetMillis,
                                        restoredUpperBound: UInt64(max(bound, 0)))
-        return WriterState(clock: clock, digest: digest, caseCount: count, applied: applied, retainedFrom: retained,
+        // The case count comes from the opening scan (`loadDerivedIndexes`):
+        // `count(*)` would read an index of its own, page by page.
+        return WriterState(clock: clock, digest: digest, caseCount: 0, applied: applied, retainedFrom: retained,
                            regionLast: regionLast, lastRowID: lastRowID, failure: nil)
     }
 

@@ -5,12 +5,14 @@
 // 1. load: N cases (default 1,000,000) through the normal write path, with
 //    durability `off` for the bulk load only (skipped if DIR already holds them);
 // 2. restart: time from opening the store to answering a list query and a
-//    case read, at N cases;
+//    case read, at N cases (the files in the page cache, as the load left them);
 // 3. updates: durable single-field updates at the default durability (full:
 //    fsync per commit) from --writers concurrent writers (default 32);
 //    throughput and p50/p99 commit latency;
 // 4. queries: filtered list queries (limit 50) with random filters; p50/p99;
-// 5. resident memory of this process (VmRSS, VmHWM) after all of the above.
+// 5. resident memory of this process (VmRSS, VmHWM) after all of the above;
+// 6. restart again, with the store's files first written out and dropped
+//    from the kernel's page cache (`POSIX_FADV_DONTNEED`), as after a reboot.
 //
 // The header line names the allocator the process runs on (jemalloc, which
 // the store's programs link, unless the build left it out).
@@ -31,6 +33,9 @@ import CaseMeshCRDT
 import CaseMeshDomain
 import CaseMeshStore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 
@@ -242,17 +247,53 @@ await loader.close()
 
 // MARK: 2. restart
 
-let restartStart = clock.now
-let store = open(.full)
-do {
-    _ = try store.list(CaseQuery(status: .investigating, limit: 50))
-    guard try store.caseState(caseID(caseCount / 2)) != nil else { fail("case \(caseCount / 2) is missing after restart") }
-} catch {
-    fail("serving after restart failed: \(error)")
+/// Opens the store and answers a list query and a case read, as a
+/// restarted node would before serving; returns the store and the seconds taken.
+func restartToServing() -> (NodeStore, Double) {
+    let start = clock.now
+    let store = open(.full)
+    do {
+        _ = try store.list(CaseQuery(status: .investigating, limit: 50))
+        guard try store.caseState(caseID(cases / 2)) != nil else { fail("case \(cases / 2) is missing after restart") }
+    } catch {
+        fail("serving after restart failed: \(error)")
+    }
+    let loaded = store.digest.cases
+    guard loaded >= cases else { fail("the store holds \(loaded) cases, expected \(cases)") }
+    return (store, seconds(clock.now - start))
 }
-let restartSeconds = seconds(clock.now - restartStart)
+
+/// Writes out and drops from the kernel's page cache every file of the
+/// store (what a reboot does to them), so that the next open reads what it
+/// needs from the disk. Returns the bytes that were cached.
+func dropFromPageCache(_ folder: String) -> Int {
+    var cached = 0
+    let names = (try? FileManager.default.subpathsOfDirectory(atPath: folder)) ?? []
+    for name in names {
+        let fd = Glibc.open("\(folder)/\(name)", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { continue }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { continue }
+        cached += residentBytes(fd, size: Int(status.st_size))
+        _ = fdatasync(fd)
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+    }
+    return cached
+}
+
+/// The bytes of an open file that are in the page cache (`mincore` over a mapping of it).
+func residentBytes(_ fd: Int32, size: Int) -> Int {
+    guard size > 0, let mapping = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), mapping != MAP_FAILED else { return 0 }
+    defer { munmap(mapping, size) }
+    let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+    var vector = [UInt8](repeating: 0, count: (size + pageSize - 1) / pageSize)
+    guard mincore(mapping, size, &vector) == 0 else { return 0 }
+    return vector.reduce(0) { $0 + Int($1 & 1) } * pageSize
+}
+
+let (store, restartSeconds) = restartToServing()
 let loadedCases = store.digest.cases
-guard loadedCases >= caseCount else { fail("the store holds \(loadedCases) cases, expected \(caseCount)") }
 progress("restart to serving: \(String(format: "%.2f", restartSeconds)) s at \(loadedCases) cases")
 
 // MARK: 3. durable updates
@@ -315,6 +356,14 @@ queryTimes.sort()
 let (rss, peak) = memory()
 await store.close()
 
+// MARK: 6. restart with the files out of the page cache
+
+let storeFolder = StoreConfiguration(dataDirectory: dataDirectory, replica: replica, region: region).storeDirectory
+let droppedBytes = dropFromPageCache(storeFolder)
+progress("restart with the store's files dropped from the page cache (\(droppedBytes / 1_048_576) MiB were cached)…")
+let (coldStore, coldRestartSeconds) = restartToServing()
+await coldStore.close()
+
 func ms(_ s: Double) -> String { String(format: "%.2f ms", s * 1000) }
 func mib(_ bytes: Int) -> String { String(format: "%.0f MiB", Double(bytes) / 1_048_576) }
 /// Which malloc the process runs on: the store's programs link jemalloc
@@ -363,4 +412,5 @@ print("    domain work per update on one thread (\(sampleCount) stored cases\(hi
       + "encode and digest \(String(format: "%.1f", domain.encode * 1e6)) µs")
 print("  filtered list query (limit 50): p50 \(ms(percentile(queryTimes, 0.5))), p99 \(ms(percentile(queryTimes, 0.99))) (\(returned) rows over \(queryCount) queries)")
 print("  resident memory: \(mib(rss)) now, \(mib(peak)) peak")
-print("  restart to serving: \(String(format: "%.2f s", restartSeconds))")
+print("  restart to serving: \(String(format: "%.2f s", restartSeconds)) with the store's files in the page cache, "
+      + "\(String(format: "%.2f s", coldRestartSeconds)) with them dropped from it first (as after a reboot)")
