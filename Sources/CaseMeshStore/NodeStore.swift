@@ -96,6 +96,8 @@ public final class NodeStore: Sendable {
         }
         let path = configuration.databasePath
         let lock = try DirectoryLock(directory: directory)
+        // Before any connection of the pool exists: see `prefetchOpeningScan`.
+        let prefetch = prefetchOpeningScan(path: path)
         let pool: DatabasePool
         do {
             pool = try DatabasePool(path: path, configuration: config)
@@ -116,12 +118,10 @@ public final class NodeStore: Sendable {
             throw classifyOpen(error, path: path)
         }
         var state: WriterState
-        var prefetch = "none"
         let derived: DerivedIndexes
         let checkpointer: Checkpointer
         let searchIndexer: SearchIndexer
         do {
-            prefetch = try prefetchOpeningScan(pool, path: path)
             state = try pool.write { db in try loadWriterState(db, configuration: configuration, wallClock: wallClock) }
             let unindexed = try pool.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM search_pending)") ?? false }
             searchIndexer = SearchIndexer(delayMillis: configuration.searchIndexDelayMillis, recover: unindexed, logger: logger)
@@ -147,23 +147,52 @@ public final class NodeStore: Sendable {
 
     /// Has the kernel read the pages of the tables `loadDerivedIndexes`
     /// scans (see `TablePrefetch`): with the file not in the page cache, the
-    /// scan would otherwise wait for them one at a time.
-    /// Returns what it did, for the log.
-    private static func prefetchOpeningScan(_ pool: DatabasePool, path: String) throws -> String {
-        let (pageSize, roots) = try pool.read { db in
-            (try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0,
-             try Int64.fetchAll(db, sql: "SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name IN ('cases', 'case_versions')"))
-        }
+    /// scan would otherwise wait for them one at a time. Returns what it
+    /// did, for the log; it is advice, so anything that fails only skips it.
+    ///
+    /// It runs before the pool opens, and takes the page size and the root
+    /// pages from a connection of its own that it closes before touching the
+    /// file: the locks SQLite holds on the database file are POSIX locks,
+    /// which a process loses on that file all at once when it closes any
+    /// descriptor of it, so a descriptor of ours closed while the pool's
+    /// connections are open would silently drop theirs.
+    private static func prefetchOpeningScan(path: String) -> String {
+        guard FileManager.default.fileExists(atPath: path) else { return "none: a new database" }
         let start = ContinuousClock.now
-        guard let report = TablePrefetch.run(path: path, pageSize: pageSize, roots: roots.map { UInt32(clamping: $0) }) else { return "none" }
-        let elapsed = ContinuousClock.now - start
-        return "\(report.interiorPages + report.leafPages) pages in \(report.runs) runs, \(milliseconds(elapsed))"
+        let pageSize: Int
+        let roots: [Int64]
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            configuration.label = "casemesh-prefetch"
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            (pageSize, roots) = try queue.read { db in
+                (try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0,
+                 try Int64.fetchAll(db, sql: "SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name IN ('cases', 'case_versions')"))
+            }
+            try queue.close()
+        } catch {
+            return "none: \(describe(error))"
+        }
+        let limit = TablePrefetch.availableMemoryBytes().map { $0 / 2 } ?? Int.max
+        guard let report = TablePrefetch.run(path: path, pageSize: pageSize, roots: roots.map { UInt32(clamping: $0) }, limitBytes: limit) else {
+            return "none: cannot read the file"
+        }
+        let left = report.leftOutPages > 0 ? " (\(report.leftOutPages) more left out: half the available memory)" : ""
+        return "\(report.interiorPages + report.leafPages) pages in \(report.runs) runs\(left), \(milliseconds(ContinuousClock.now - start))"
     }
 
     /// `duration` as whole milliseconds, for the log.
     private static func milliseconds(_ duration: Duration) -> String {
         "\(duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000) ms"
     }
+
+    /// The first and last version, and the first and last state. Each end
+    /// is a subquery of its own: SQLite finds a lone `min()` or `max()` at
+    /// the edge of the B-tree, but answers both in one select by scanning
+    /// the whole table (for `case_states`, nearly the whole file).
+    static let versionEndsSQL = "SELECT (SELECT min(rowid) FROM case_versions), (SELECT max(rowid) FROM case_versions)"
+    static let stateEndsSQL = "SELECT (SELECT min(version) FROM case_states), (SELECT max(version) FROM case_states)"
 
     /// What is kept in memory and derived from the case tables.
     private struct DerivedIndexes {
@@ -197,11 +226,11 @@ public final class NodeStore: Sendable {
             caseCount += 1
         }
 
-        let range = try Row.fetchOne(db, sql: "SELECT min(rowid), max(rowid) FROM case_versions")
+        let range = try Row.fetchOne(db, sql: versionEndsSQL)
         let oldest: Int64 = range?[0] ?? 1
         let newest: Int64 = range?[1] ?? 0
-        // The states' table ends where the versions' does (cheap: its two ends only).
-        let states = try Row.fetchOne(db, sql: "SELECT min(version), max(version) FROM case_states")
+        // The states' table ends where the versions' does.
+        let states = try Row.fetchOne(db, sql: stateEndsSQL)
         let statesOldest: Int64? = states?[0]
         let statesNewest: Int64? = states?[1]
         guard statesOldest == range?[0] as Int64?, statesNewest == range?[1] as Int64? else {
