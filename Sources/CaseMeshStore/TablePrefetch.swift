@@ -98,7 +98,8 @@ struct TablePrefetch {
         guard pageSize >= 512, fstat(fd, &status) == 0 else { return nil }
         let pageCount = UInt32(clamping: Int(status.st_size) / pageSize)
         var pages = Pages()
-        // A page is read once, however many damaged pages point at it.
+        // A page is read once, however many damaged pages point at it; so
+        // no page is listed twice either.
         var seen = Set<UInt32>()
         var buffer = [UInt8](repeating: 0, count: pageSize)
         func read(_ page: UInt32) -> BTreePage {
@@ -107,7 +108,7 @@ struct TablePrefetch {
             return buffer.withUnsafeBytes { BTreePage.parse($0, number: page, pageCount: pageCount) }
         }
         // One tree at a time: two trees' leaves need not be at the same depth.
-        for root in Self.sortedUnique(roots) where root >= 1 && root <= pageCount && seen.insert(root).inserted {
+        for root in roots.sorted() where root >= 1 && root <= pageCount && seen.insert(root).inserted {
             var level = [root]
             for _ in 0..<maximumDepth where !level.isEmpty {
                 // All of a level at once, then each as it arrives.
@@ -122,7 +123,7 @@ struct TablePrefetch {
                     case .unknown: break
                     }
                 }
-                level = Self.sortedUnique(next)
+                level = next.sorted()
                 // A B-tree's leaves are all at one depth: if the first page of
                 // the next level is a leaf, they all are, and are not read here.
                 if let first = level.first, read(first) == .leaf {
@@ -131,7 +132,7 @@ struct TablePrefetch {
                 }
             }
         }
-        pages.leaves = Self.sortedUnique(pages.leaves)
+        pages.leaves.sort()
         return pages
     }
 
@@ -160,8 +161,6 @@ struct TablePrefetch {
         }
         return runs
     }
-
-    private static func sortedUnique(_ pages: [UInt32]) -> [UInt32] { Array(Set(pages)).sorted() }
 
     /// The kernel reads at most its read-ahead window (128 KiB by default)
     /// per request for advice, so longer runs are asked for in pieces.
