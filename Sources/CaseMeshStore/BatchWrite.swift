@@ -28,7 +28,6 @@ enum BatchWrite: Sendable {
     case logPosition(origin: String, applied: Int64, retainedFrom: Int64)
     case regionCounter(region: String, last: Int64)
     case clockBound(Int64)
-    case nodeDigest(Data)
 }
 
 extension Database {
@@ -107,9 +106,6 @@ extension Database {
             case let .clockBound(bound):
                 try run("INSERT INTO node_meta(key, value) VALUES ('hlc_upper_bound', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                         [bound])
-            case let .nodeDigest(bytes):
-                try run("INSERT INTO node_meta(key, value) VALUES ('digest', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        [bytes])
             }
         }
     }

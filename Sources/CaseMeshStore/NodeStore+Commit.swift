@@ -108,30 +108,33 @@ extension NodeStore {
             try db.run("INSERT INTO node_meta(key, value) VALUES ('node', ?)", [configuration.replica.rawValue])
         }
         let bound = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM node_meta WHERE key = 'hlc_upper_bound'") ?? 0
-        let digestBytes = try Data.fetchOne(db, sql: "SELECT value FROM node_meta WHERE key = 'digest'")
-        let digest: StateDigest
-        if let digestBytes {
-            guard digestBytes.count == 32 else { throw StoreError.corrupt(path: configuration.databasePath, reason: "stored digest has \(digestBytes.count) bytes") }
-            digest = StateDigest(bytes: [UInt8](digestBytes))
-        } else {
-            digest = .zero
-        }
         let lastRowID = try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM cases") ?? 0
         let regionLast = try db.fetchInt64("SELECT last FROM region_counters WHERE region = ?", [configuration.region.rawValue]) ?? 0
         var applied: [ReplicaID: UInt64] = [:]
         var retained: [ReplicaID: UInt64] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT origin, applied, retained_from FROM log_positions") {
+        // A batch writes an origin's row only when where its log starts
+        // moves; the counter is then the log's newest entry when it has one.
+        for row in try Row.fetchAll(db, sql: Self.logPositionsSQL) {
             let origin = ReplicaID(row["origin"] as String)
             applied[origin] = UInt64(row["applied"] as Int64)
             retained[origin] = UInt64(row["retained_from"] as Int64)
         }
         let clock = HybridLogicalClock(wallClock: wallClock, maxOffsetMillis: configuration.maxClockOffsetMillis,
                                        restoredUpperBound: UInt64(max(bound, 0)))
-        // The case count comes from the opening scan (`loadDerivedIndexes`):
-        // `count(*)` would read an index of its own, page by page.
-        return WriterState(clock: clock, digest: digest, caseCount: 0, applied: applied, retainedFrom: retained,
+        // The node's digest and the case count come from the opening scan
+        // (`loadDerivedIndexes`).
+        return WriterState(clock: clock, digest: .zero, caseCount: 0, applied: applied, retainedFrom: retained,
                            regionLast: regionLast, lastRowID: lastRowID, failure: nil)
     }
+
+    /// Each origin's applied counter (the newer of the stored one and the
+    /// log's newest entry; each a seek in the primary key) and where its
+    /// log starts.
+    static let logPositionsSQL = """
+        SELECT origin, max(applied, coalesce((SELECT max(counter) FROM delta_log WHERE delta_log.origin = log_positions.origin), 0)) AS applied,
+               retained_from
+        FROM log_positions
+        """
 
     // MARK: - Preparing a batch (outside the writer)
 
@@ -498,11 +501,16 @@ extension NodeStore {
                 writes.append(.trimLog(origin: origin.rawValue, below: Int64(from)))
                 state.retainedFrom[origin] = from
             }
-            writes.append(.logPosition(origin: origin.rawValue, applied: Int64(counter), retainedFrom: Int64(from)))
+            // The applied counter alone need not be written: the log's
+            // newest entry gives it when the store opens (`loadWriterState`).
+            // Where the log starts is written whenever it moves, with the
+            // counter (a catch-up moves both and may leave no entry).
+            if state.retainedFrom[origin] != start.retainedFrom[origin] {
+                writes.append(.logPosition(origin: origin.rawValue, applied: Int64(counter), retainedFrom: Int64(from)))
+            }
         }
-        if state.digest != start.digest {
-            writes.append(.nodeDigest(Data(state.digest.bytes)))
-        }
+        // The node's digest is not written either: it is the XOR of the
+        // bucket digests, which the opening scan works out from the versions.
     }
 
     // MARK: - Writing a batch (the writer)

@@ -11,8 +11,10 @@ import Synchronization
 /// version vector of applied deltas, the HLC upper bound and per-peer
 /// acknowledgements, in one SQLite database (WAL) under the data directory.
 ///
-/// Every write is committed — case row, delta, log position, digest, clock
-/// bound, all in one transaction — before its caller is answered. Concurrent
+/// Every write is committed — case version, delta, and when they move the
+/// log's start and the clock bound, all in one transaction — before its
+/// caller is answered (applied positions and the node digest are worked out
+/// again when the store opens). Concurrent
 /// writers are grouped into one transaction (group commit) so one fsync
 /// acknowledges many writes.
 public final class NodeStore: Sendable {
@@ -128,6 +130,8 @@ public final class NodeStore: Sendable {
             derived = try pool.read { db in try loadDerivedIndexes(db, path: path) }
             checkpointer = try Checkpointer(path: path, durability: durability, logger: logger)
             state.bucketDigests = derived.bucketDigests
+            state.digest = derived.bucketDigests.reduce(into: .zero) { $0.toggle($1) }
+            // `count(*)` would read an index of its own, page by page.
             state.caseCount = derived.caseCount
         } catch {
             try? pool.close()

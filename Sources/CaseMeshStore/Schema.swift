@@ -207,6 +207,12 @@ enum Schema {
                 ALTER TABLE case_versions_v8 RENAME TO case_versions;
                 """)
         }
+        // The node's digest is no longer stored: the store works it out
+        // from the case digests when it opens, and a row no batch updates
+        // would only go stale.
+        migrator.registerMigration("v9") { db in
+            try db.execute(sql: "DELETE FROM node_meta WHERE key = 'digest'")
+        }
         return migrator
     }
 }
