@@ -430,13 +430,14 @@ extension NodeStore {
         }
     }
 
-    /// Cleans the oldest case versions once there are more than twice as
-    /// many as cases (and a few more, so a small store does not clean on
-    /// every batch). Twice: relocations then cost about a quarter of an
-    /// append per update under random updates, and the table stays within
-    /// about twice the states' size.
+    /// Cleans the oldest case versions down to twice as many as cases
+    /// (and a few more, so a small store does not clean on every batch),
+    /// once they pass that by the slack. Twice: relocations then cost about
+    /// a quarter of an append per update under random updates, and the
+    /// table stays within about twice the states' size.
     private func clean(_ log: inout VersionLog, caseCount: Int, writes: inout [BatchWrite], versions: inout [VersionChange]) {
-        guard let cleaning = log.clean(limit: Self.versionLimit(caseCount: caseCount)) else { return }
+        let limit = Self.versionLimit(caseCount: caseCount)
+        guard let cleaning = log.clean(limit: limit, slack: Self.cleaningSlack(limit: limit)) else { return }
         for relocation in cleaning.relocations {
             writes.append(.relocateVersion(from: relocation.from, to: relocation.to))
             versions.append(VersionChange(caseRow: relocation.caseRow, version: relocation.to))
@@ -444,8 +445,14 @@ extension NodeStore {
         writes.append(.dropVersions(below: cleaning.dropBelow))
     }
 
-    /// How many case versions cleaning keeps at most.
+    /// How many case versions cleaning leaves.
     static func versionLimit(caseCount: Int) -> Int { 2 * caseCount + 64 }
+
+    /// How far the versions may pass `limit` before cleaning runs: a round
+    /// then deletes hundreds of versions, not the dozen of one batch, and
+    /// costs a batch's latency about as much as one more batch would.
+    static func cleaningSlack(limit: Int) -> Int { min(cleaningChunk, limit / 8) }
+    static let cleaningChunk = 256
 
     /// Writes the case row and the node and bucket digests; queues its
     /// search entries' changes (marking them due when there are any).

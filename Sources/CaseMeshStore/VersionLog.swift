@@ -57,12 +57,18 @@ struct VersionLog: Sendable {
         return version
     }
 
-    /// Cleans from the oldest end until at most `limit` versions are
-    /// stored. `limit` must exceed the number of cases, or there may be
-    /// nothing dead to clean (the loop then stops when only live versions
-    /// are left in the way).
-    mutating func clean(limit: Int) -> Cleaning? {
-        guard count > limit else { return nil }
+    /// Once more than `limit + slack` versions are stored, cleans from the
+    /// oldest end until at most `limit` are. `limit` must exceed the number
+    /// of cases, or there may be nothing dead to clean (the loop then stops
+    /// when only live versions are left in the way).
+    ///
+    /// The slack makes cleaning run in chunks: each round rewrites the
+    /// pages at the tables' oldest end that it leaves partly full, and
+    /// SQLite deletes row by row, merging underfull pages into their
+    /// neighbours as it goes; once per batch, that came to about a third of
+    /// the log frames of every commit.
+    mutating func clean(limit: Int, slack: Int = 0) -> Cleaning? {
+        guard count > limit + max(slack, 0) else { return nil }
         var relocations: [Relocation] = []
         var examined = 0
         // Every version is examined at most once per round: a relocated one

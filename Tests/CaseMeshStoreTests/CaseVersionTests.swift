@@ -68,6 +68,21 @@ import Testing
         }
     }
 
+    /// With a slack, nothing is cleaned until the versions pass the limit
+    /// by more than it; then cleaning goes down to the limit in one round.
+    @Test func cleaningWaitsForTheSlackThenGoesDownToTheLimit() {
+        var log = VersionLog()
+        for version in 1...14 { _ = log.append(Int64(version % 2) + 1) }  // two cases, alternating
+        #expect(log.clean(limit: 10, slack: 4) == nil, "14 versions are within 10 + 4")
+        _ = log.append(1)
+        let cleaning = log.clean(limit: 10, slack: 4)
+        #expect(cleaning == VersionLog.Cleaning(relocations: [], dropBelow: 6), "15 versions: the oldest five (all dead) go at once")
+        #expect(log.count == 10 && log.oldest == 6)
+        #expect(log.clean(limit: 10, slack: 4) == nil)
+        #expect(NodeStore.cleaningSlack(limit: NodeStore.versionLimit(caseCount: 1_000_000)) == NodeStore.cleaningChunk)
+        #expect(NodeStore.cleaningSlack(limit: NodeStore.versionLimit(caseCount: 5)) == 9, "a small store cleans in smaller chunks")
+    }
+
     @Test func restoredVersionsMakeTheNewestLive() {
         var log = VersionLog(oldest: 10, owners: [1, 2, 1, 3])
         #expect(log.live[1] == 12 && log.live[2] == 11 && log.live[3] == 13)
@@ -102,7 +117,8 @@ import Testing
             let before = try StoreSnapshot(store)
             await store.close()
             let (count, oldest) = try await Self.versionRange(dir)
-            #expect(count <= NodeStore.versionLimit(caseCount: 5))
+            let limit = NodeStore.versionLimit(caseCount: 5)
+            #expect(count <= limit + NodeStore.cleaningSlack(limit: limit))
             #expect(oldest > 5, "the first versions were cleaned")
 
             let reopened = try openStore(dir, clock: clock)
