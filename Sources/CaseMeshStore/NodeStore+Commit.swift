@@ -85,7 +85,6 @@ struct PreparedBatch: Sendable {
 /// What only the (serialised) write path changes, mirrored from the database.
 struct WriterState: Sendable {
     var clock: HybridLogicalClock
-    var digest: StateDigest
     var caseCount: Int
     var applied: [ReplicaID: UInt64]
     var retainedFrom: [ReplicaID: UInt64]
@@ -94,7 +93,8 @@ struct WriterState: Sendable {
     /// The highest row id in `cases`: new cases get their row id when prepared.
     var lastRowID: Int64
     var failure: String?
-    /// XOR of the case digests in each bucket, for digest catch-up.
+    /// XOR of the case digests in each bucket, for digest catch-up; the
+    /// node's digest is the XOR of these (`NodeStore.digest`).
     var bucketDigests = Array(repeating: StateDigest.zero, count: CaseBucket.count)
 }
 
@@ -121,9 +121,9 @@ extension NodeStore {
         }
         let clock = HybridLogicalClock(wallClock: wallClock, maxOffsetMillis: configuration.maxClockOffsetMillis,
                                        restoredUpperBound: UInt64(max(bound, 0)))
-        // The node's digest and the case count come from the opening scan
-        // (`loadDerivedIndexes`).
-        return WriterState(clock: clock, digest: .zero, caseCount: 0, applied: applied, retainedFrom: retained,
+        // The bucket digests (and so the node's) and the case count come
+        // from the opening scan (`loadDerivedIndexes`).
+        return WriterState(clock: clock, caseCount: 0, applied: applied, retainedFrom: retained,
                            regionLast: regionLast, lastRowID: lastRowID, failure: nil)
     }
 
@@ -454,7 +454,7 @@ extension NodeStore {
     static func cleaningSlack(limit: Int) -> Int { min(cleaningChunk, limit / 8) }
     static let cleaningChunk = 256
 
-    /// Writes the case row and the node and bucket digests; queues its
+    /// Writes the case row and the bucket digests; queues its
     /// search entries' changes (marking them due when there are any).
     private func writeCase(_ prepared: PreparedCase, previous: BatchCase?, state: inout WriterState, log: inout VersionLog,
                            writes: inout [BatchWrite], search: inout [BatchWrite], versions: inout [VersionChange]) -> BatchCase {
@@ -478,11 +478,7 @@ extension NodeStore {
             writes.append(.searchPending(rowid: rowid))
             search.append(contentsOf: searchChanges)
         }
-        if let previous {
-            state.digest.toggle(previous.digest)
-            state.bucketDigests[bucket].toggle(previous.digest)
-        }
-        state.digest.toggle(digest)
+        if let previous { state.bucketDigests[bucket].toggle(previous.digest) }
         state.bucketDigests[bucket].toggle(digest)
         return BatchCase(row: rowid, state: prepared.new, digest: digest, columns: QueryIndex.Columns(row, rowid: rowid))
     }

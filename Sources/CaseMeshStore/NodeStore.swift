@@ -130,7 +130,6 @@ public final class NodeStore: Sendable {
             derived = try pool.read { db in try loadDerivedIndexes(db, path: path) }
             checkpointer = try Checkpointer(path: path, durability: durability, logger: logger)
             state.bucketDigests = derived.bucketDigests
-            state.digest = derived.bucketDigests.reduce(into: .zero) { $0.toggle($1) }
             // `count(*)` would read an index of its own, page by page.
             state.caseCount = derived.caseCount
         } catch {
@@ -383,9 +382,11 @@ public final class NodeStore: Sendable {
 
     // MARK: - Reads
 
-    /// The node's digest and case count (kept current by every commit).
+    /// The node's digest (the XOR of the bucket digests, which every
+    /// commit keeps current) and case count.
     public var digest: (digest: StateDigest, cases: Int) {
-        writer.withLock { ($0.digest, $0.caseCount) }
+        let (buckets, cases) = writer.withLock { ($0.bucketDigests, $0.caseCount) }
+        return (buckets.reduce(into: .zero) { $0.toggle($1) }, cases)
     }
 
     /// Counters of the group committer since the store opened.
