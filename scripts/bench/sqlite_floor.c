@@ -4,19 +4,28 @@
 // digest, no Swift). Run by scripts/bench-sqlite-floor on a copy of a
 // bench-store database.
 //
-// Per update: read the case row (rowid, state, digest) by id, or by rowid
-// with --by-rowid, in a read transaction per batch on its own connection;
-// then, in one write transaction per batch on the writer connection, write
-// the row back (the state's bytes as read, a real update grows its state a
-// little; an owner no row holds yet, so that every update changes its row:
-// SQLite leaves a page untouched when a row is rewritten with the bytes it
-// already holds, and a run that repeated an earlier run's updates would then
-// write next to nothing), append a 170-byte row to delta_log, and per batch
-// move log_positions and the node digest. WAL, synchronous = FULL, a
-// passive checkpoint every 20 ms on a third connection and the writer's own
-// at 4,000 log pages: the store's settings (see `openConnection`). With
-// --pipelined the next batch is read on a second thread while this one is
-// written, as the store prepares the next batch while the writer writes.
+// Two layouts. With --versions, the store's own (schema v8 on): a case's
+// live state is its newest row in `case_states` (version, case_row, state,
+// digest), with the version's query columns in `case_versions`; per update
+// read the live state by version, in a read transaction per batch on its own
+// connection; then, in one write transaction per batch on the writer
+// connection, append the case's next version to both tables (the state's
+// bytes as read, a real update grows its state a little; an owner no row
+// holds yet, so that every update changes its row) and a 170-byte row to
+// delta_log, and clean as the store does (see `versionsMode`). Nothing else
+// per batch: the store derives its log positions and node digest. Without
+// --versions, the layout of stores from before v8 (cases rewritten in place
+// in `cases`, which then held the state; such a database is needed): read
+// the row by id, or by rowid with --by-rowid; write it back in place, append
+// to delta_log, and per batch move log_positions and the node digest, as
+// those stores did. SQLite leaves a page untouched when a row is rewritten
+// with the bytes it already holds, and a run that repeated an earlier run's
+// updates would then write next to nothing: hence the new owners. WAL,
+// synchronous = FULL, a passive checkpoint every 250 ms on a third
+// connection and the writer's own at 16,000 log pages: the store's settings
+// (see `openConnection`). With --pipelined the next batch is read on a
+// second thread while this one is written, as the store prepares the next
+// batch while the writer writes.
 //
 // With --writers N the load is a closed loop, as scripts/bench-store's:
 // N client threads each ask for one update and wait for its answer. The
@@ -83,11 +92,11 @@ static sqlite3 *openConnection(Role role) {
     check(db, sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;", 0, 0, 0), "settings");
     // As the store: readers get a small page cache (SQLite empties it after
     // every commit anyway); the writer keeps 32 MiB, checkpoints the log
-    // itself at 4,000 pages (so the log starts over) and trims its file to
+    // itself at 16,000 pages (so the log starts over) and trims its file to
     // 64 MiB then; readers and the checkpointer's connection never
     // checkpoint on their own.
     const char *settings = role == Writer
-        ? "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 67108864;"
+        ? "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16000; PRAGMA journal_size_limit = 67108864;"
         : "PRAGMA cache_size = -2048; PRAGMA wal_autocheckpoint = 0;";
     check(db, sqlite3_exec(db, settings, 0, 0, 0), "settings");
     return db;
@@ -113,11 +122,12 @@ typedef struct { long key, rowid; int length; unsigned char state[4096]; unsigne
 
 // MARK: --versions: cases kept as appended versions
 
-/// With --versions every update appends the case's new row to
-/// `case_versions` instead of rewriting it in place, and the oldest rows
-/// are cleaned as the table passes `spaceFactor` times the cases: a row
-/// still the live one of its case is appended again, then the cleaned
-/// range is deleted in one statement. Which row is a case's live one is
+/// With --versions every update appends the case's new version to
+/// `case_versions` and `case_states` instead of rewriting a row in place,
+/// and the oldest versions are cleaned as the tables pass `spaceFactor`
+/// times the cases by `cleaningSlack` (as the store's `VersionLog`): a
+/// version still the live one of its case is appended again, then the
+/// cleaned range is deleted, one statement per table. Which row is a case's live one is
 /// known in memory (`liveRow`, built from the table at start: the highest
 /// rowid of each case). So no update writes a random page; the cost moves
 /// to the cleaning, which the run pays as it goes. The writer keeps its own
@@ -125,12 +135,15 @@ typedef struct { long key, rowid; int length; unsigned char state[4096]; unsigne
 /// the reading thread uses, only once it is committed.
 static int versionsMode = 0;
 static const double spaceFactor = 2.0;
+/// The store's `NodeStore.cleaningChunk`: cleaning waits until the tables
+/// pass their limit by this many versions, then goes down to the limit.
+static const long cleaningSlack = 256;
 static long *liveRow, *writerLive;
 enum { maxUnpublished = 1 << 16 };
 static long unpublishedKey[maxUnpublished], unpublishedRow[maxUnpublished];
 static int unpublished;
 static long nextVersion, oldestVersion, reappended;
-static sqlite3_stmt *oldestRows, *copyVersion, *deleteCleaned;
+static sqlite3_stmt *oldestRows, *copyVersion, *copyState, *deleteCleaned, *deleteCleanedStates, *appendState;
 typedef struct { CaseRead cases[512]; int clients[512]; int count; } Batch;
 
 /// Reads a batch of random cases in one read transaction.
@@ -195,6 +208,7 @@ static void publishVersions(void) {
 /// times the cases: live ones are appended again, then the range goes.
 static void cleanVersions(void) {
     long limit = (long)(spaceFactor * caseCount);
+    if (nextVersion - oldestVersion <= limit + cleaningSlack) return;
     long cleanedTo = oldestVersion;
     while (nextVersion - cleanedTo > limit) {
         sqlite3_bind_int64(oldestRows, 1, cleanedTo);
@@ -207,6 +221,10 @@ static void cleanVersions(void) {
                 sqlite3_bind_int64(copyVersion, 2, rowid);
                 check(writerDB, sqlite3_step(copyVersion), "copying a live version");
                 sqlite3_reset(copyVersion);
+                sqlite3_bind_int64(copyState, 1, nextVersion);
+                sqlite3_bind_int64(copyState, 2, rowid);
+                check(writerDB, sqlite3_step(copyState), "copying a live version's state");
+                sqlite3_reset(copyState);
                 moveLive(key, nextVersion++);
                 reappended++;
             }
@@ -219,6 +237,9 @@ static void cleanVersions(void) {
     sqlite3_bind_int64(deleteCleaned, 1, cleanedTo);
     check(writerDB, sqlite3_step(deleteCleaned), "deleting cleaned versions");
     sqlite3_reset(deleteCleaned);
+    sqlite3_bind_int64(deleteCleanedStates, 1, cleanedTo);
+    check(writerDB, sqlite3_step(deleteCleanedStates), "deleting cleaned states");
+    sqlite3_reset(deleteCleanedStates);
     oldestVersion = cleanedTo;
 }
 
@@ -238,7 +259,16 @@ static void writeBatch(Batch *batch, double *spent) { writeBatches(&batch, 1, sp
 static void writeCases(Batch *batch) {
     for (int i = 0; i < batch->count; i++) {
         CaseRead *row = &batch->cases[i];
-        sqlite3_bind_blob(updateCase, 1, row->state, row->length, SQLITE_STATIC);
+        if (versionsMode) {
+            sqlite3_bind_int64(appendState, 1, nextVersion);
+            sqlite3_bind_int64(appendState, 2, row->key);
+            sqlite3_bind_blob(appendState, 3, row->state, row->length, SQLITE_STATIC);
+            sqlite3_bind_blob(appendState, 4, row->digest, 32, SQLITE_STATIC);
+            check(writerDB, sqlite3_step(appendState), "INSERT INTO case_states");
+            sqlite3_reset(appendState);
+        } else {
+            sqlite3_bind_blob(updateCase, 1, row->state, row->length, SQLITE_STATIC);
+        }
         sqlite3_bind_blob(updateCase, 2, row->digest, 32, SQLITE_STATIC);
         sqlite3_bind_text(updateCase, 3, "timeout issue for customer 12", -1, SQLITE_STATIC);
         sqlite3_bind_text(updateCase, 4, "investigating", -1, SQLITE_STATIC);
@@ -264,20 +294,23 @@ static void writeCases(Batch *batch) {
         check(writerDB, sqlite3_step(appendLog), "INSERT INTO delta_log");
         sqlite3_reset(appendLog);
     }
+    if (versionsMode) {
+        cleanVersions();
+        return;
+    }
     sqlite3_bind_int64(logPosition, 1, counter);
     check(writerDB, sqlite3_step(logPosition), "log_positions");
     sqlite3_reset(logPosition);
     sqlite3_bind_blob(nodeDigest, 1, batch->cases[0].digest, 32, SQLITE_STATIC);
     check(writerDB, sqlite3_step(nodeDigest), "node_meta");
     sqlite3_reset(nodeDigest);
-    if (versionsMode) cleanVersions();
 }
 
 static volatile int stopping = 0;
 static void *checkpointer(void *unused) {
     sqlite3 *db = openConnection(Checkpointer);
     while (!stopping) {
-        usleep(20000);
+        usleep(250000);
         sqlite3_wal_checkpoint_v2(db, 0, SQLITE_CHECKPOINT_PASSIVE, 0, 0);
     }
     sqlite3_close(db);
@@ -443,58 +476,25 @@ static double cpuSeconds(double *system) {
     return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 + *system;
 }
 
-/// Creates `case_versions` as a store that had kept cases as versions
-/// would hold them after many uniformly random updates: the log of
-/// versions a simulation in memory leaves (3 updates per case, cleaned at
-/// `spaceFactor`), each row a copy of its case's row in `cases`.
-static void createVersions(void) {
-    long n = caseCount, capacity = (long)((spaceFactor + 6) * n) + 16;
-    long *slotKey = malloc(capacity * sizeof(long)), *live = calloc(n + 1, sizeof(long));
-    if (!slotKey || !live) { fprintf(stderr, "sqlite_floor: out of memory\n"); exit(1); }
-    long head = 0, tail = 0;
-    for (long key = 1; key <= n; key++) { live[key] = tail; slotKey[tail++] = key; }
-    unsigned seed = 7;
-    for (long update = 0; update < 3 * n; update++) {
-        long key = 1 + ((long)rand_r(&seed) * 32768 + rand_r(&seed)) % n;
-        live[key] = tail; slotKey[tail++] = key;
-        while (tail - head > (long)(spaceFactor * n)) {
-            long oldest = slotKey[head];
-            if (live[oldest] == head) { live[oldest] = tail; slotKey[tail++] = oldest; }
-            head++;
-        }
-        if (tail + 4 >= capacity) { fprintf(stderr, "sqlite_floor: simulation overflow\n"); exit(1); }
-    }
-    fprintf(stderr, "sqlite_floor: writing %ld versions of %ld cases to case_versions (once per copy)…\n", tail - head, n);
-    check(writerDB, sqlite3_exec(writerDB, "CREATE TABLE case_versions (rowid INTEGER PRIMARY KEY, case_row INTEGER NOT NULL, state BLOB NOT NULL,"
-                                           " digest BLOB NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL, severity TEXT NOT NULL,"
-                                           " owning_region TEXT NOT NULL, owner TEXT, sla_due_at INTEGER, updated_at INTEGER NOT NULL)", 0, 0, 0), "CREATE TABLE case_versions");
-    sqlite3_stmt *insert = prepare(writerDB, "INSERT INTO case_versions SELECT ?, rowid, state, digest, title, status, severity, owning_region, owner,"
-                                             " sla_due_at, updated_at FROM cases WHERE rowid = ?");
-    check(writerDB, sqlite3_exec(writerDB, "BEGIN", 0, 0, 0), "BEGIN");
-    for (long slot = head; slot < tail; slot++) {
-        sqlite3_bind_int64(insert, 1, slot - head + 1);
-        sqlite3_bind_int64(insert, 2, slotKey[slot]);
-        check(writerDB, sqlite3_step(insert), "INSERT INTO case_versions");
-        sqlite3_reset(insert);
-        if ((slot - head + 1) % 200000 == 0) {
-            check(writerDB, sqlite3_exec(writerDB, "COMMIT; BEGIN", 0, 0, 0), "COMMIT");
-            fprintf(stderr, "  %ld versions\n", slot - head + 1);
-        }
-    }
-    check(writerDB, sqlite3_exec(writerDB, "COMMIT", 0, 0, 0), "COMMIT");
-    sqlite3_finalize(insert);
-    check(writerDB, sqlite3_wal_checkpoint_v2(writerDB, 0, SQLITE_CHECKPOINT_TRUNCATE, 0, 0), "checkpoint");
-    free(slotKey);
-    free(live);
+/// Whether the database has `table`, or `table.column` when `column` is given.
+static int hasTable(const char *table, const char *column) {
+    sqlite3_stmt *exists = column
+        ? prepare(writerDB, "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?")
+        : prepare(writerDB, "SELECT count(*) FROM sqlite_master WHERE name = ?");
+    sqlite3_bind_text(exists, 1, table, -1, SQLITE_STATIC);
+    if (column) sqlite3_bind_text(exists, 2, column, -1, SQLITE_STATIC);
+    check(writerDB, sqlite3_step(exists), table);
+    int present = sqlite3_column_int(exists, 0);
+    sqlite3_finalize(exists);
+    return present;
 }
 
 /// Each case's live version (its highest rowid), and the table's ends.
 static void loadVersions(void) {
-    sqlite3_stmt *exists = prepare(writerDB, "SELECT count(*) FROM sqlite_master WHERE name = 'case_versions'");
-    check(writerDB, sqlite3_step(exists), "case_versions?");
-    int present = sqlite3_column_int(exists, 0);
-    sqlite3_finalize(exists);
-    if (!present) createVersions();
+    if (!hasTable("case_states", NULL) || !hasTable("case_versions", NULL)) {
+        fprintf(stderr, "sqlite_floor: --versions needs a store that keeps cases as versions (case_states, case_versions: schema v8 on); %s has none\n", path);
+        exit(1);
+    }
     liveRow = calloc(caseCount + 1, sizeof(long));
     writerLive = calloc(caseCount + 1, sizeof(long));
     if (!liveRow || !writerLive) { fprintf(stderr, "sqlite_floor: out of memory\n"); exit(1); }
@@ -514,9 +514,12 @@ static void loadVersions(void) {
     // Cleaning deletes whole ranges; a deleted page need not be zeroed on disk.
     check(writerDB, sqlite3_exec(writerDB, "PRAGMA secure_delete = FAST", 0, 0, 0), "secure_delete");
     oldestRows = prepare(writerDB, "SELECT rowid, case_row FROM case_versions WHERE rowid >= ? ORDER BY rowid");
-    copyVersion = prepare(writerDB, "INSERT INTO case_versions SELECT ?, case_row, state, digest, title, status, severity, owning_region, owner,"
+    copyVersion = prepare(writerDB, "INSERT INTO case_versions SELECT ?, case_row, digest, title, status, severity, owning_region, owner,"
                                     " sla_due_at, updated_at FROM case_versions WHERE rowid = ?");
+    copyState = prepare(writerDB, "INSERT INTO case_states(version, case_row, state, digest) SELECT ?, case_row, state, digest FROM case_states WHERE version = ?");
     deleteCleaned = prepare(writerDB, "DELETE FROM case_versions WHERE rowid < ?");
+    deleteCleanedStates = prepare(writerDB, "DELETE FROM case_states WHERE version < ?");
+    appendState = prepare(writerDB, "INSERT INTO case_states(version, case_row, state, digest) VALUES (?, ?, ?, ?)");
 }
 
 /// With --versions: what the cleaning cost the run.
@@ -559,9 +562,14 @@ int main(int argc, char **argv) {
     if (caseCount < 1) { fprintf(stderr, "sqlite_floor: %s holds no cases\n", path); return 1; }
     if (versionsMode) {
         loadVersions();
-        updateCase = prepare(writerDB, "INSERT INTO case_versions(state, digest, title, status, severity, owning_region, owner, sla_due_at, updated_at,"
-                                       " rowid, case_row) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        // The state goes to case_states (`appendState`); ?1 is left unbound.
+        updateCase = prepare(writerDB, "INSERT INTO case_versions(digest, title, status, severity, owning_region, owner, sla_due_at, updated_at,"
+                                       " rowid, case_row) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
     } else {
+        if (!hasTable("cases", "state")) {
+            fprintf(stderr, "sqlite_floor: without --versions this needs a store from before v8, whose cases table held the states; %s keeps them as versions: use --versions\n", path);
+            exit(1);
+        }
         updateCase = prepare(writerDB, "UPDATE cases SET state = ?, digest = ?, title = ?, status = ?, severity = ?, owning_region = ?,"
                                        " owner = ?, sla_due_at = ?, updated_at = ?, slack = NULL WHERE rowid = ?");
     }
@@ -569,7 +577,7 @@ int main(int argc, char **argv) {
     logPosition = prepare(writerDB, "INSERT INTO log_positions(origin, applied, retained_from) VALUES ('floor', ?, 1)"
                                     " ON CONFLICT(origin) DO UPDATE SET applied = excluded.applied");
     nodeDigest = prepare(writerDB, "INSERT INTO node_meta(key, value) VALUES ('digest', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-    selectSQL = versionsMode ? "SELECT rowid, state, digest FROM case_versions WHERE rowid = ?"
+    selectSQL = versionsMode ? "SELECT version, state, digest FROM case_states WHERE version = ?"
               : byRowid ? "SELECT rowid, state, digest FROM cases WHERE rowid = ?" : "SELECT rowid, state, digest FROM cases WHERE id = ?";
 
     pthread_t checkpointThread;
