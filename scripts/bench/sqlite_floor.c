@@ -47,9 +47,16 @@
 //
 // With --versions, cases are kept as appended versions instead of rows
 // rewritten in place (see `versionsMode`): what a log-structured case
-// table would cost SQLite, cleaning included.
+// table would cost SQLite, cleaning included. --states-only (with
+// --versions) leaves the query columns out of the commit: each update
+// appends only its state (and the delta), as a store that wrote
+// `case_versions` after the commit (as the store writes its search index)
+// would; cleaning then follows `case_states`. --work-on-clients spends
+// the --work on each client thread before it asks, instead of on the
+// preparing thread, as the store's callers read their cases themselves.
 //
-//   sqlite_floor DB [--batch N] [--updates N] [--pipelined] [--by-rowid] [--writers N [--work US] [--slots N]] [--versions] [--seed N]
+//   sqlite_floor DB [--batch N] [--updates N] [--pipelined] [--by-rowid] [--writers N [--work US [--work-on-clients]] [--slots N]]
+//                   [--versions [--states-only]] [--seed N]
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
@@ -134,6 +141,8 @@ typedef struct { long key, rowid; int length; unsigned char state[4096]; unsigne
 /// `writerLive` and publishes a transaction's changes to `liveRow`, which
 /// the reading thread uses, only once it is committed.
 static int versionsMode = 0;
+/// --states-only: no `case_versions` row per update (see the top).
+static int statesOnly = 0;
 static const double spaceFactor = 2.0;
 /// The store's `NodeStore.cleaningChunk`: cleaning waits until the tables
 /// pass their limit by this many versions, then goes down to the limit.
@@ -219,8 +228,10 @@ static void cleanVersions(void) {
             if (key >= 1 && key <= caseCount && writerLive[key] == rowid) {
                 sqlite3_bind_int64(copyVersion, 1, nextVersion);
                 sqlite3_bind_int64(copyVersion, 2, rowid);
-                check(writerDB, sqlite3_step(copyVersion), "copying a live version");
-                sqlite3_reset(copyVersion);
+                if (!statesOnly) {
+                    check(writerDB, sqlite3_step(copyVersion), "copying a live version");
+                    sqlite3_reset(copyVersion);
+                }
                 sqlite3_bind_int64(copyState, 1, nextVersion);
                 sqlite3_bind_int64(copyState, 2, rowid);
                 check(writerDB, sqlite3_step(copyState), "copying a live version's state");
@@ -285,8 +296,10 @@ static void writeCases(Batch *batch) {
         } else {
             sqlite3_bind_int64(updateCase, 10, row->rowid);
         }
-        check(writerDB, sqlite3_step(updateCase), versionsMode ? "INSERT INTO case_versions" : "UPDATE cases");
-        sqlite3_reset(updateCase);
+        if (!statesOnly) {
+            check(writerDB, sqlite3_step(updateCase), versionsMode ? "INSERT INTO case_versions" : "UPDATE cases");
+            sqlite3_reset(updateCase);
+        }
         if (versionsMode) moveLive(row->key, nextVersion++);
         counter++;
         sqlite3_bind_int64(appendLog, 1, counter);
@@ -324,6 +337,8 @@ static Batch buffers[maxSlots];
 static int ready[maxSlots];
 /// Batches the closed loop's preparing thread may have filled ahead of the writer (--slots).
 static int slots = 2;
+/// --work-on-clients: the stand-in work runs on the clients (see the top).
+static int workOnClients = 0;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
 static double readSpent, writeSpent;
@@ -382,6 +397,7 @@ static void work(double seconds) {
 static void *client(void *argument) {
     int id = (int)(long)argument;
     for (;;) {
+        if (workOnClients) work(workMicros * 1e-6);
         pthread_mutex_lock(&lock);
         if (issued >= updates) { pthread_mutex_unlock(&lock); break; }
         issued++;
@@ -425,7 +441,7 @@ static void *closedLoopPreparer(void *unused) {
         pendingCount -= n;
         pthread_mutex_unlock(&lock);
         readBatch(db, select, batch, n, &seed, &readSpent);
-        work(workMicros * 1e-6 * n);
+        if (!workOnClients) work(workMicros * 1e-6 * n);
         mark(slot, 1);
     }
     sqlite3_finalize(select);
@@ -498,7 +514,10 @@ static void loadVersions(void) {
     liveRow = calloc(caseCount + 1, sizeof(long));
     writerLive = calloc(caseCount + 1, sizeof(long));
     if (!liveRow || !writerLive) { fprintf(stderr, "sqlite_floor: out of memory\n"); exit(1); }
-    sqlite3_stmt *scan = prepare(writerDB, "SELECT rowid, case_row FROM case_versions ORDER BY rowid");
+    // With --states-only the states are the versions (an earlier run left
+    // `case_versions` behind them); otherwise the two tables agree.
+    sqlite3_stmt *scan = prepare(writerDB, statesOnly ? "SELECT version, case_row FROM case_states ORDER BY version"
+                                                      : "SELECT rowid, case_row FROM case_versions ORDER BY rowid");
     oldestVersion = 0;
     while (sqlite3_step(scan) == SQLITE_ROW) {
         long rowid = sqlite3_column_int64(scan, 0), key = sqlite3_column_int64(scan, 1);
@@ -513,7 +532,8 @@ static void loadVersions(void) {
     }
     // Cleaning deletes whole ranges; a deleted page need not be zeroed on disk.
     check(writerDB, sqlite3_exec(writerDB, "PRAGMA secure_delete = FAST", 0, 0, 0), "secure_delete");
-    oldestRows = prepare(writerDB, "SELECT rowid, case_row FROM case_versions WHERE rowid >= ? ORDER BY rowid");
+    oldestRows = prepare(writerDB, statesOnly ? "SELECT version, case_row FROM case_states WHERE version >= ? ORDER BY version"
+                                              : "SELECT rowid, case_row FROM case_versions WHERE rowid >= ? ORDER BY rowid");
     copyVersion = prepare(writerDB, "INSERT INTO case_versions SELECT ?, case_row, digest, title, status, severity, owning_region, owner,"
                                     " sla_due_at, updated_at FROM case_versions WHERE rowid = ?");
     copyState = prepare(writerDB, "INSERT INTO case_states(version, case_row, state, digest) SELECT ?, case_row, state, digest FROM case_states WHERE version = ?");
@@ -530,7 +550,7 @@ static void printCleaning(long reappendedInRun, long done) {
 }
 
 static const char *usage = "usage: sqlite_floor DB [--batch 1..512] [--updates N >= batch] [--pipelined] [--by-rowid]"
-                            " [--writers 1..4096 [--work MICROSECONDS] [--slots 2..16]] [--versions] [--seed N]";
+                            " [--writers 1..4096 [--work MICROSECONDS [--work-on-clients]] [--slots 2..16]] [--versions [--states-only]] [--seed N]";
 
 int main(int argc, char **argv) {
     int seeded = 0;
@@ -542,13 +562,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--writers") && i + 1 < argc) writers = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--work") && i + 1 < argc) workMicros = atof(argv[++i]);
         else if (!strcmp(argv[i], "--versions")) versionsMode = 1;
+        else if (!strcmp(argv[i], "--states-only")) statesOnly = 1;
+        else if (!strcmp(argv[i], "--work-on-clients")) workOnClients = 1;
         else if (!strcmp(argv[i], "--slots") && i + 1 < argc) slots = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) { workloadSeed = (unsigned)strtoul(argv[++i], NULL, 10); seeded = 1; }
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else { fprintf(stderr, "%s\n", usage); return 2; }
     }
     if (!path || batchSize < 1 || batchSize > 512 || updates < (writers > 0 ? 1 : batchSize) || writers < 0 || writers > 4096 || slots < 2 || slots > maxSlots || (slots != 2 && writers == 0) || workMicros < 0
-        || (workMicros > 0 && writers == 0)) {
+        || (workMicros > 0 && writers == 0) || (statesOnly && !versionsMode) || (workOnClients && writers == 0)) {
         fprintf(stderr, "%s\n", usage);
         return 2;
     }
@@ -608,11 +630,12 @@ int main(int argc, char **argv) {
     long reappendedInRun = reappended;
     stopping = 1;
     pthread_join(checkpointThread, NULL);
-    const char *reading = versionsMode ? "rowid, as appended versions" : byRowid ? "rowid" : "id";
+    const char *reading = statesOnly ? "rowid, as appended versions, states only in the commit"
+                         : versionsMode ? "rowid, as appended versions" : byRowid ? "rowid" : "id";
     if (writers > 0) {
         long done = issued;
-        printf("SQLite alone (C), %ld cases, %d closed-loop writers, %.1f us of stand-in work per update, cases read by %s, seed %u: %.0f updates/s\n",
-               caseCount, writers, workMicros, reading, workloadSeed, done / elapsed);
+        printf("SQLite alone (C), %ld cases, %d closed-loop writers, %.1f us of stand-in work per update%s, cases read by %s, seed %u: %.0f updates/s\n",
+               caseCount, writers, workMicros, workOnClients ? " on the clients" : "", reading, workloadSeed, done / elapsed);
         printf("  %ld batches, %.1f updates each; mean latency %.2f ms; per update: reading %.1f us, writing and committing %.1f us (wall);"
                " CPU %.1f us (the whole process: SQLite, the stand-in work, the clients), of which in the kernel %.1f us\n", batchesWritten, (double)done / batchesWritten, latencySum / done * 1e3,
                readSpent / done * 1e6, writeSpent / done * 1e6, (cpu1 - cpu0) / done * 1e6, (system1 - system0) / done * 1e6);
