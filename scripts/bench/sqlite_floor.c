@@ -198,6 +198,7 @@ static sqlite3 *writerDB;
 static sqlite3_stmt *updateCase, *appendLog, *logPosition, *nodeDigest;
 
 static void writeCases(Batch *batch);
+static void writeQueryColumns(const CaseRead *row);
 
 /// Records that `key`'s live version is now `rowid` (for readers: once committed).
 static void moveLive(long key, long rowid) {
@@ -226,9 +227,9 @@ static void cleanVersions(void) {
             long rowid = sqlite3_column_int64(oldestRows, 0), key = sqlite3_column_int64(oldestRows, 1);
             rows++;
             if (key >= 1 && key <= caseCount && writerLive[key] == rowid) {
-                sqlite3_bind_int64(copyVersion, 1, nextVersion);
-                sqlite3_bind_int64(copyVersion, 2, rowid);
                 if (!statesOnly) {
+                    sqlite3_bind_int64(copyVersion, 1, nextVersion);
+                    sqlite3_bind_int64(copyVersion, 2, rowid);
                     check(writerDB, sqlite3_step(copyVersion), "copying a live version");
                     sqlite3_reset(copyVersion);
                 }
@@ -277,29 +278,8 @@ static void writeCases(Batch *batch) {
             sqlite3_bind_blob(appendState, 4, row->digest, 32, SQLITE_STATIC);
             check(writerDB, sqlite3_step(appendState), "INSERT INTO case_states");
             sqlite3_reset(appendState);
-        } else {
-            sqlite3_bind_blob(updateCase, 1, row->state, row->length, SQLITE_STATIC);
         }
-        sqlite3_bind_blob(updateCase, 2, row->digest, 32, SQLITE_STATIC);
-        sqlite3_bind_text(updateCase, 3, "timeout issue for customer 12", -1, SQLITE_STATIC);
-        sqlite3_bind_text(updateCase, 4, "investigating", -1, SQLITE_STATIC);
-        sqlite3_bind_text(updateCase, 5, "sev2", -1, SQLITE_STATIC);
-        sqlite3_bind_text(updateCase, 6, "EMEA", -1, SQLITE_STATIC);
-        char owner[48];
-        snprintf(owner, sizeof owner, "engineer-12-%u-%ld", workloadSeed, counter);
-        sqlite3_bind_text(updateCase, 7, owner, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(updateCase, 8, 1790000000000);
-        sqlite3_bind_int64(updateCase, 9, 1790000000000);
-        if (versionsMode) {
-            sqlite3_bind_int64(updateCase, 10, nextVersion);
-            sqlite3_bind_int64(updateCase, 11, row->key);
-        } else {
-            sqlite3_bind_int64(updateCase, 10, row->rowid);
-        }
-        if (!statesOnly) {
-            check(writerDB, sqlite3_step(updateCase), versionsMode ? "INSERT INTO case_versions" : "UPDATE cases");
-            sqlite3_reset(updateCase);
-        }
+        if (!statesOnly) writeQueryColumns(row);
         if (versionsMode) moveLive(row->key, nextVersion++);
         counter++;
         sqlite3_bind_int64(appendLog, 1, counter);
@@ -317,6 +297,30 @@ static void writeCases(Batch *batch) {
     sqlite3_bind_blob(nodeDigest, 1, batch->cases[0].digest, 32, SQLITE_STATIC);
     check(writerDB, sqlite3_step(nodeDigest), "node_meta");
     sqlite3_reset(nodeDigest);
+}
+
+/// The case's query columns: its row rewritten in place (with its state),
+/// or with --versions its next version's row in `case_versions`.
+static void writeQueryColumns(const CaseRead *row) {
+    if (!versionsMode) sqlite3_bind_blob(updateCase, 1, row->state, row->length, SQLITE_STATIC);
+    sqlite3_bind_blob(updateCase, 2, row->digest, 32, SQLITE_STATIC);
+    sqlite3_bind_text(updateCase, 3, "timeout issue for customer 12", -1, SQLITE_STATIC);
+    sqlite3_bind_text(updateCase, 4, "investigating", -1, SQLITE_STATIC);
+    sqlite3_bind_text(updateCase, 5, "sev2", -1, SQLITE_STATIC);
+    sqlite3_bind_text(updateCase, 6, "EMEA", -1, SQLITE_STATIC);
+    char owner[48];
+    snprintf(owner, sizeof owner, "engineer-12-%u-%ld", workloadSeed, counter);
+    sqlite3_bind_text(updateCase, 7, owner, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(updateCase, 8, 1790000000000);
+    sqlite3_bind_int64(updateCase, 9, 1790000000000);
+    if (versionsMode) {
+        sqlite3_bind_int64(updateCase, 10, nextVersion);
+        sqlite3_bind_int64(updateCase, 11, row->key);
+    } else {
+        sqlite3_bind_int64(updateCase, 10, row->rowid);
+    }
+    check(writerDB, sqlite3_step(updateCase), versionsMode ? "INSERT INTO case_versions" : "UPDATE cases");
+    sqlite3_reset(updateCase);
 }
 
 static volatile int stopping = 0;
